@@ -1,0 +1,20 @@
+import { EventEmitter } from 'node:events';
+import type { TtsEnvelope } from './envelope-types';
+
+/**
+ * Every message webhook-in accepts is also published here, so that nodes which are not wired
+ * after webhook-in (the downlink node tracking its downlinks' outcomes) can follow them.
+ */
+class TtsMessageBus extends EventEmitter {
+  publish(envelope: TtsEnvelope): void {
+    this.emit('message', envelope);
+  }
+
+  subscribe(listener: (envelope: TtsEnvelope) => void): () => void {
+    this.on('message', listener);
+    return () => this.off('message', listener);
+  }
+}
+
+export const ttsMessageBus = new TtsMessageBus();
+ttsMessageBus.setMaxListeners(0);

@@ -1,0 +1,25 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerTokenOf(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(value);
+  return match ? match[1] : undefined;
+}
+
+/**
+ * Constant-time comparison. Both sides are hashed first so that neither the comparison nor
+ * timingSafeEqual's equal-length requirement leaks the expected token's length.
+ */
+export function tokensEqual(presented: string, expected: string): boolean {
+  if (expected === '') return false;
+  const a = createHash('sha256').update(presented, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Strong random token for the "generate" button and tests: 32 random bytes, base64url. */
+export function generateWebhookToken(): string {
+  return randomBytes(32).toString('base64url');
+}

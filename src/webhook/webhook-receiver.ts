@@ -1,0 +1,90 @@
+import { InvalidTtsMessage, parseApplicationUp, type TtsEnvelope } from '../tts/envelope';
+import type { ActiveProfile, ProfileRegistry } from '../profile/profile-registry';
+import { bearerTokenOf, tokensEqual } from './bearer-token';
+import { BodyError, readJsonBody, type WebhookRequest } from './request-body';
+
+export type RejectionCode =
+  | 'missing_token'
+  | 'unknown_token'
+  | 'wrong_profile_token'
+  | 'no_profile'
+  | 'profile_conflict'
+  | 'invalid_message'
+  | BodyError['code'];
+
+export interface Accepted {
+  accepted: true;
+  envelope: TtsEnvelope;
+  profile: ActiveProfile;
+}
+
+export interface Rejected {
+  accepted: false;
+  status: number;
+  code: RejectionCode;
+  /** Safe to show the caller and to log: never contains a token. */
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export type WebhookOutcome = Accepted | Rejected;
+
+export interface ReceiverOptions {
+  registry: ProfileRegistry;
+  /** The node's configured profile, used when it is a Default profile. */
+  fallbackProfileId?: string;
+  maxBodyBytes: number;
+}
+
+const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="tts-webhook"' };
+
+function reject(status: number, code: RejectionCode, message: string, headers?: Record<string, string>): Rejected {
+  return { accepted: false, status, code, message, headers };
+}
+
+/** True when the token belongs to any deployed profile; checks all of them, in constant time each. */
+function matchesAnyProfile(token: string, profiles: ActiveProfile[]): boolean {
+  let matched = false;
+  for (const profile of profiles) {
+    if (tokensEqual(token, profile.webhookToken)) matched = true;
+  }
+  return matched;
+}
+
+/**
+ * Authenticates, reads and validates one webhook request, and picks its profile. Order matters:
+ * a token that belongs to no profile is refused before the body is read, so unauthenticated
+ * callers cannot make us parse anything.
+ */
+export async function receiveWebhook(req: WebhookRequest, options: ReceiverOptions): Promise<WebhookOutcome> {
+  const { registry } = options;
+  const token = bearerTokenOf(req.headers.authorization);
+  if (token === undefined) {
+    return reject(401, 'missing_token', 'missing "Authorization: Bearer <token>" header', UNAUTHORIZED_HEADERS);
+  }
+  if (!matchesAnyProfile(token, registry.all())) {
+    return reject(401, 'unknown_token', 'the bearer token matches no profile', UNAUTHORIZED_HEADERS);
+  }
+
+  let envelope: TtsEnvelope;
+  try {
+    envelope = parseApplicationUp(await readJsonBody(req, options.maxBodyBytes));
+  } catch (err) {
+    if (err instanceof BodyError) return reject(err.status, err.code, err.message);
+    if (err instanceof InvalidTtsMessage) return reject(422, 'invalid_message', `not a TTS message: ${err.message}`);
+    throw err;
+  }
+
+  const profile = registry.select(envelope.application_id, options.fallbackProfileId);
+  if (!profile) {
+    const own = registry.all().filter((p) => p.settings.applicationId === envelope.application_id);
+    const candidates = own.length > 0 ? own : registry.all().filter((p) => p.settings.applicationId === '');
+    const conflict = candidates.length > 1 ? registry.conflictFor(candidates[0]) : undefined;
+    if (conflict) return reject(403, 'profile_conflict', `cannot choose a profile: ${conflict}`);
+    return reject(403, 'no_profile', `no profile covers application "${envelope.application_id}" and there is no Default profile`);
+  }
+  if (!tokensEqual(token, profile.webhookToken)) {
+    return reject(401, 'wrong_profile_token', `the bearer token is not the one of the profile for application "${envelope.application_id}"`, UNAUTHORIZED_HEADERS);
+  }
+  return { accepted: true, envelope, profile };
+}

@@ -1,0 +1,195 @@
+import { isTtsId } from '../../profile/profile-settings';
+import type {
+  ApiKey,
+  ApplicationWebhook,
+  CreateApiKeyRequest,
+  QueueDownlinksRequest,
+  SetApplicationWebhookRequest,
+} from './api-types';
+import { downlinkItemProblem, LORAWAN_MAX_DOWNLINK_BYTES } from './downlink-validation';
+import { TtsApiError } from './errors';
+import { TtsHttp, type HttpMethod, type TtsHttpOptions, type TtsResponse } from './http';
+import type { RetryPolicy } from './retry';
+
+export interface TtsApiClientOptions extends TtsHttpOptions {
+  /** Server base URL (`https://eu1.cloud.thethings.network`, optionally ending in /api/v3). */
+  server: string;
+  /** The profile's API key, used when a call names no key of its own. */
+  apiKey?: string;
+  /** Payload limit for the downlink guard-rails (default LORAWAN_MAX_DOWNLINK_BYTES). */
+  maxDownlinkBytes?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface QueueDownlinksResult {
+  /** The URL posted to (no secret in it). */
+  url: string;
+  attempts: number;
+}
+
+/**
+ * Typed client for the parts of the TTS HTTP API this package uses. Create one per server /
+ * profile: it owns one axios instance. The key lives in a private field, so logging the client
+ * shows none.
+ */
+export class TtsApiClient {
+  readonly server: string;
+  readonly maxDownlinkBytes: number;
+  readonly #apiKey: string;
+  private readonly http: TtsHttp;
+
+  constructor(options: TtsApiClientOptions) {
+    this.server = options.server.trim().replace(/\/+$/, '');
+    this.#apiKey = options.apiKey ?? '';
+    this.maxDownlinkBytes = options.maxDownlinkBytes ?? LORAWAN_MAX_DOWNLINK_BYTES;
+    this.http = new TtsHttp(options);
+  }
+
+  /** `/as/webhooks/x` → `<server>/api/v3/as/webhooks/x`. */
+  apiUrl(path: string): string {
+    const base = /\/api\/v3$/.test(this.server) ? this.server : `${this.server}/api/v3`;
+    return `${base}${path.startsWith('/') ? path : `/${path}`}`;
+  }
+
+  /** Queues downlinks with push (append) or replace (swap the device's whole queue). */
+  async queueDownlinks(req: QueueDownlinksRequest, options: CallOptions = {}): Promise<QueueDownlinksResult> {
+    const operation = `downlink ${req.operation} for ${req.applicationId}/${req.deviceId}`;
+    const invalid = (message: string): TtsApiError => new TtsApiError({ kind: 'invalid-request', operation, attempts: 0, body: { message }, secrets: this.secrets(req.apiKey) });
+    if (req.operation !== 'push' && req.operation !== 'replace') throw invalid('queue operation must be "push" or "replace"');
+    if (!Array.isArray(req.downlinks)) throw invalid('downlinks must be a list');
+    if (req.operation === 'push' && req.downlinks.length === 0) throw invalid('nothing to push');
+    req.downlinks.forEach((item, index) => {
+      const problem = downlinkItemProblem(item, this.maxDownlinkBytes);
+      if (problem) throw invalid(req.downlinks.length > 1 ? `downlink ${index + 1}: ${problem}` : problem);
+    });
+
+    let url: string;
+    if (req.url) {
+      url = req.url;
+      if (!req.apiKey && !this.sameOrigin(url)) throw invalid('a downlink URL from webhook headers needs the API key from the same headers');
+    } else {
+      if (!isTtsId(req.applicationId) || !isTtsId(req.deviceId)) throw invalid('application and device IDs must be valid TTS IDs');
+      if (req.webhookId !== undefined && req.webhookId !== '' && !isTtsId(req.webhookId)) throw invalid('webhook ID must be a valid TTS ID');
+      if (!this.server) throw invalid('no TTS server URL configured in the profile');
+      const app = encodeURIComponent(req.applicationId);
+      const dev = encodeURIComponent(req.deviceId);
+      url = this.apiUrl(
+        req.webhookId
+          ? `/as/applications/${app}/webhooks/${encodeURIComponent(req.webhookId)}/devices/${dev}/down/${req.operation}`
+          : `/as/applications/${app}/devices/${dev}/down/${req.operation}`,
+      );
+    }
+    const response = await this.send('POST', url, operation, { body: { downlinks: req.downlinks }, apiKey: req.apiKey, ...options });
+    return { url, attempts: response.attempts };
+  }
+
+  pushDownlinks(req: Omit<QueueDownlinksRequest, 'operation'>, options?: CallOptions): Promise<QueueDownlinksResult> {
+    return this.queueDownlinks({ ...req, operation: 'push' }, options);
+  }
+
+  replaceDownlinks(req: Omit<QueueDownlinksRequest, 'operation'>, options?: CallOptions): Promise<QueueDownlinksResult> {
+    return this.queueDownlinks({ ...req, operation: 'replace' }, options);
+  }
+
+  /** `{json: "JSON", protobuf: "Protocol Buffers"}`; also a cheap reachability and key check. */
+  async getWebhookFormats(options: CallOptions = {}): Promise<Record<string, string>> {
+    const res = await this.send<{ formats?: Record<string, string> }>('GET', this.apiUrl('/as/webhook-formats'), 'webhook formats query', options);
+    return res.data?.formats ?? {};
+  }
+
+  async listWebhooks(applicationId: string, fieldMask: string[] = [], options: CallOptions = {}): Promise<ApplicationWebhook[]> {
+    const res = await this.send<{ webhooks?: ApplicationWebhook[] }>(
+      'GET',
+      this.apiUrl(`/as/webhooks/${encodeURIComponent(applicationId)}`),
+      `webhook list of ${applicationId}`,
+      { ...options, query: maskQuery(fieldMask) },
+    );
+    return res.data?.webhooks ?? [];
+  }
+
+  async getWebhook(applicationId: string, webhookId: string, fieldMask: string[] = [], options: CallOptions = {}): Promise<ApplicationWebhook> {
+    const res = await this.send<ApplicationWebhook>('GET', this.webhookUrl(applicationId, webhookId), `webhook ${applicationId}/${webhookId} query`, {
+      ...options,
+      query: maskQuery(fieldMask),
+    });
+    return res.data;
+  }
+
+  /** Like getWebhook, but undefined when TTS answers 404. */
+  async findWebhook(applicationId: string, webhookId: string, fieldMask: string[] = [], options: CallOptions = {}): Promise<ApplicationWebhook | undefined> {
+    try {
+      return await this.getWebhook(applicationId, webhookId, fieldMask, options);
+    } catch (err) {
+      if (err instanceof TtsApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Creates or updates a webhook. TTS treats POST (collection) and PUT (item) alike as an
+   * upsert; `method` picks which one is sent.
+   */
+  async setWebhook(request: SetApplicationWebhookRequest, method: 'POST' | 'PUT' = 'PUT', options: CallOptions = {}): Promise<ApplicationWebhook> {
+    const appId = request.webhook.ids.application_ids.application_id;
+    const webhookId = request.webhook.ids.webhook_id;
+    const url = method === 'PUT' ? this.webhookUrl(appId, webhookId) : this.apiUrl(`/as/webhooks/${encodeURIComponent(appId)}`);
+    const res = await this.send<ApplicationWebhook>(method, url, `webhook ${appId}/${webhookId} update`, { ...options, body: request });
+    return res.data;
+  }
+
+  async deleteWebhook(applicationId: string, webhookId: string, options: CallOptions = {}): Promise<void> {
+    await this.send('DELETE', this.webhookUrl(applicationId, webhookId), `webhook ${applicationId}/${webhookId} deletion`, options);
+  }
+
+  /** Creates an application API key; the answer's `key` is the only time TTS shows it. */
+  async createApiKey(applicationId: string, request: CreateApiKeyRequest, options: CallOptions = {}): Promise<ApiKey> {
+    const res = await this.send<ApiKey>('POST', this.apiUrl(`/applications/${encodeURIComponent(applicationId)}/api-keys`), `API key creation for ${applicationId}`, {
+      ...options,
+      body: request,
+    });
+    return res.data;
+  }
+
+  private webhookUrl(applicationId: string, webhookId: string): string {
+    return this.apiUrl(`/as/webhooks/${encodeURIComponent(applicationId)}/${encodeURIComponent(webhookId)}`);
+  }
+
+  private sameOrigin(url: string): boolean {
+    try {
+      return this.server !== '' && new URL(url).origin === new URL(this.server).origin;
+    } catch {
+      return false;
+    }
+  }
+
+  private secrets(extra?: string): string[] {
+    return [this.#apiKey, extra ?? ''].filter((s) => s !== '');
+  }
+
+  private send<T>(
+    method: HttpMethod,
+    url: string,
+    operation: string,
+    options: CallOptions & { body?: unknown; apiKey?: string; query?: Record<string, string> },
+  ): Promise<TtsResponse<T>> {
+    return this.http.request<T>({
+      method,
+      url,
+      operation,
+      apiKey: options.apiKey || this.#apiKey,
+      body: options.body,
+      query: options.query,
+      signal: options.signal,
+      retry: options.retry,
+    });
+  }
+}
+
+function maskQuery(fieldMask: string[]): Record<string, string> | undefined {
+  return fieldMask.length > 0 ? { field_mask: fieldMask.join(',') } : undefined;
+}

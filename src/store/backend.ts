@@ -1,0 +1,63 @@
+import type {
+  BucketRecord,
+  BucketStats,
+  DeviceRecord,
+  DeviceSighting,
+  NewDevice,
+  ReadingCursor,
+  ReadingQuery,
+  Retention,
+  SightingResult,
+  StoredReading,
+} from './types';
+
+/** A reading ready for the database: bucket resolved to its key, JSON already serialised. */
+export interface EncodedReading {
+  bucketKey: number;
+  ts: number;
+  fCnt: number;
+  fPort: number | null;
+  data: string;
+  radio: string | null;
+}
+
+export interface CreateDeviceResult {
+  device: DeviceRecord;
+  /** False when the device already existed (another message or instance created it first). */
+  created: boolean;
+}
+
+/**
+ * One database. Every method is one transaction (or one atomic statement), so several Node-RED
+ * instances on one PostgreSQL never interleave read-modify-write steps. The SQLite backend is
+ * synchronous underneath; its methods still return promises so both backends share one contract.
+ */
+export interface StoreBackend {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Connects and migrates to `targetVersion` (default: latest). Safe to call again after a failure. */
+  open(targetVersion?: number): Promise<void>;
+  close(): Promise<void>;
+  schemaVersion(): Promise<number>;
+
+  createDevice(device: NewDevice): Promise<CreateDeviceResult>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined>;
+  listDevices(after: string | undefined, limit: number): Promise<DeviceRecord[]>;
+  recordSighting(id: string, sighting: DeviceSighting): Promise<SightingResult | undefined>;
+  setDownlink(id: string, value: unknown, at: number): Promise<boolean>;
+  /** Marks devices silent past their timeout offline and returns them; [] if another instance is sweeping. */
+  markOffline(now: number): Promise<DeviceRecord[]>;
+
+  ensureBucket(id: string, device: string | undefined, at: number): Promise<number>;
+  getBucket(id: string): Promise<(BucketRecord & { key: number }) | undefined>;
+  listBuckets(): Promise<BucketRecord[]>;
+  bucketStats(id: string): Promise<BucketStats | undefined>;
+  setRetention(id: string, retention: Retention): Promise<boolean>;
+  /** Deletes at most `chunk` expired rows of one bucket; returns how many. */
+  trimBucket(key: number, retention: Retention, now: number, chunk: number): Promise<number>;
+  bucketsWithRetention(): Promise<Array<{ key: number; id: string; retention: Retention }>>;
+
+  insertReadings(rows: EncodedReading[]): Promise<void>;
+  /** One page, in the query's order; `last` is the raw key of the last row (the paging cursor). */
+  queryReadings(bucketKey: number, query: ReadingQuery & { limit: number }): Promise<{ rows: StoredReading[]; last?: ReadingCursor }>;
+}

@@ -1,0 +1,31 @@
+/** The store cannot be reached (PostgreSQL down, SQLite file not openable). */
+export class StoreUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`store unavailable: ${reason}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** The bounded queue of readings waiting for the store is full: the reading was not accepted. */
+export class QueueFullError extends Error {
+  constructor(limit: number, reason: string | undefined) {
+    super(
+      `store write queue is full (${limit} readings waiting)${reason ? `; store unavailable: ${reason}` : ''}: reading not stored`,
+    );
+    this.name = 'QueueFullError';
+  }
+}
+
+/** Input the store refuses (bad bucket id, non-object payload, bad time range…). */
+export class StoreInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreInputError';
+  }
+}
+
+/** Error text safe for status and logs: connection strings never appear in it. */
+export function describeError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/postgres(?:ql)?:\/\/[^\s"']*/gi, 'postgres://…');
+}

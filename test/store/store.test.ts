@@ -1,0 +1,328 @@
+import assert from 'node:assert/strict';
+import { exportBucket } from '../../src/store/export';
+import { LATEST_VERSION } from '../../src/store/migrations';
+import type { TtsStore } from '../../src/store/store';
+import type { NewDevice } from '../../src/store/types';
+import { BACKENDS, type TestTarget } from './backends';
+
+const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
+
+function newDevice(overrides: Partial<NewDevice> = {}): NewDevice {
+  return {
+    id: 'dev-probe-01',
+    applicationId: 'farm-sensors',
+    deviceId: 'probe-01',
+    devEui: 'A84041000181C3D2',
+    joinEui: 'A840410000000101',
+    bucket: 'bkt-probe-01',
+    profileId: 'profile-1',
+    assetType: 'soil-probe',
+    assetGroup: 'north-field',
+    connectionTimeout: 60_000,
+    at: T0,
+    ...overrides,
+  };
+}
+
+async function collect(gen: AsyncGenerator<string>): Promise<string> {
+  let text = '';
+  for await (const chunk of gen) text += chunk;
+  return text;
+}
+
+for (const kind of BACKENDS) {
+  describe(`store on ${kind.name}`, function () {
+    let target: TestTarget;
+    let store: TtsStore;
+
+    beforeEach(async () => {
+      target = await kind.create();
+      store = target.store();
+      await store.start();
+    });
+
+    afterEach(async () => {
+      await target.cleanup();
+    });
+
+    describe('schema', () => {
+      it('migrates a new database to the latest version and reopens without migrating again', async () => {
+        assert.equal(await store.backend.schemaVersion(), LATEST_VERSION);
+        const again = target.store();
+        await again.start();
+        const versions = await target.sql('SELECT version FROM tts_schema ORDER BY version');
+        assert.deepEqual(
+          versions.map((v) => Number(v.version)),
+          Array.from({ length: LATEST_VERSION }, (_, i) => i + 1),
+        );
+      });
+
+      it('refuses a schema newer than the package knows', async () => {
+        await target.sql('INSERT INTO tts_schema (version, applied_at) VALUES (?, ?)', [LATEST_VERSION + 1, 0]);
+        const newer = target.store();
+        await assert.rejects(newer.start(), /newer than this package supports/);
+      });
+    });
+
+    describe('devices', () => {
+      it('creates a device with its bucket once, and finds it by registry id and by TTS ids', async () => {
+        const first = await store.createDevice(newDevice({ downlink: { enabled: true, frequency: 10 } }));
+        assert.equal(first.created, true);
+        const second = await store.createDevice(newDevice());
+        assert.equal(second.created, false);
+        const byId = await store.getDevice('dev-probe-01');
+        const byTts = await store.findDevice('farm-sensors', 'probe-01');
+        assert.deepEqual(byId, byTts);
+        assert.equal(byId?.bucket, 'bkt-probe-01');
+        assert.equal(byId?.assetType, 'soil-probe');
+        assert.equal(byId?.assetGroup, 'north-field');
+        assert.equal(byId?.devEui, 'A84041000181C3D2');
+        assert.equal(byId?.online, true);
+        assert.equal(byId?.lastSeen, T0);
+        assert.deepEqual(byId?.downlink, { enabled: true, frequency: 10 });
+        const bucket = await store.getBucket('bkt-probe-01');
+        assert.equal(bucket?.device, 'dev-probe-01');
+      });
+
+      it('creates one device when many create it at the same moment', async () => {
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.createDevice(newDevice())));
+        assert.equal(results.filter((r) => r.created).length, 1);
+        const rows = await target.sql('SELECT count(*) AS n FROM tts_devices');
+        assert.equal(Number(rows[0].n), 1);
+        const buckets = await target.sql('SELECT count(*) AS n FROM tts_buckets');
+        assert.equal(Number(buckets[0].n), 1);
+      });
+
+      it('refuses a registry id that already belongs to another application’s device', async () => {
+        await store.createDevice(newDevice());
+        await assert.rejects(
+          store.createDevice(newDevice({ applicationId: 'other-app' })),
+          /registry id "dev-probe-01" already belongs to device "probe-01" of application "farm-sensors"/,
+        );
+      });
+
+      it('lists devices page by page', async () => {
+        for (let i = 0; i < 5; i++) {
+          await store.createDevice(newDevice({ id: `d-${i}`, deviceId: `dev-${i}`, bucket: `b-${i}` }));
+        }
+        const p1 = await store.listDevices({ limit: 2 });
+        const p2 = await store.listDevices({ limit: 2, after: p1.next });
+        const p3 = await store.listDevices({ limit: 2, after: p2.next });
+        assert.deepEqual(
+          [...p1.devices, ...p2.devices, ...p3.devices].map((d) => d.id),
+          ['d-0', 'd-1', 'd-2', 'd-3', 'd-4'],
+        );
+        assert.equal(p3.next, undefined);
+      });
+
+      it('counts uplinks, lost frames and ignores an exact replay of the latest uplink', async () => {
+        await store.createDevice(newDevice());
+        await store.recordSighting('dev-probe-01', { at: T0 + 1000, fCnt: 10 });
+        await store.recordSighting('dev-probe-01', { at: T0 + 2000, fCnt: 11 });
+        const replay = await store.recordSighting('dev-probe-01', { at: T0 + 2000, fCnt: 11 });
+        assert.equal(replay?.duplicate, true);
+        await store.recordSighting('dev-probe-01', { at: T0 + 3000, fCnt: 15 }); // 12,13,14 lost
+        // An older uplink arriving late counts, but does not move the f_cnt reference.
+        await store.recordSighting('dev-probe-01', { at: T0 + 2500, fCnt: 13 });
+        let d = await store.getDevice('dev-probe-01');
+        assert.equal(d?.uplinkCount, 4);
+        assert.equal(d?.lastFCnt, 15);
+        assert.equal(d?.lostFrames, 3);
+        assert.equal(d?.lastSeen, T0 + 3000);
+        // A lower f_cnt on a newer uplink is a new session, not a gap.
+        await store.recordSighting('dev-probe-01', { at: T0 + 4000, fCnt: 1 });
+        d = await store.getDevice('dev-probe-01');
+        assert.equal(d?.lastFCnt, 1);
+        assert.equal(d?.lostFrames, 3);
+      });
+
+      it('does not lose counts when sightings of one device run concurrently', async () => {
+        await store.createDevice(newDevice());
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.recordSighting('dev-probe-01', { at: T0 + 1000 + i, fCnt: i + 1 })));
+        const d = await store.getDevice('dev-probe-01');
+        assert.equal(d?.uplinkCount, 20);
+      });
+
+      it('keeps the metadata of the newest uplink', async () => {
+        await store.createDevice(newDevice());
+        const meta = { gateways: [{ gatewayId: 'gw-1', rssi: -97, snr: 6.25 }], gatewayCount: 1, bestRssi: -97, bestSnr: 6.25, fCnt: 3 };
+        await store.recordSighting('dev-probe-01', { at: T0 + 1000, fCnt: 3, metadata: meta });
+        await store.recordSighting('dev-probe-01', { at: T0 + 500, fCnt: 2, metadata: { ...meta, fCnt: 2 } });
+        assert.deepEqual((await store.getDevice('dev-probe-01'))?.metadata, meta);
+      });
+
+      it('replaces a location only with one of equal or better source rank, unless the stored one is stale', async () => {
+        await store.createDevice(newDevice());
+        const now = Date.now();
+        const solved = { latitude: 52.1, longitude: 5.1, source: 'location_solved', at: now };
+        const r1 = await store.recordSighting('dev-probe-01', { at: T0 + 1, location: solved, locationRank: 4 });
+        assert.equal(r1?.locationChanged, true);
+        const gw = { latitude: 51.9, longitude: 5.6, source: 'gateway', at: now };
+        const r2 = await store.recordSighting('dev-probe-01', { at: T0 + 2, location: gw, locationRank: 1 });
+        assert.equal(r2?.locationChanged, false);
+        assert.deepEqual((await store.getDevice('dev-probe-01'))?.location, solved);
+        const same = await store.recordSighting('dev-probe-01', { at: T0 + 3, location: { ...solved }, locationRank: 4 });
+        assert.equal(same?.locationChanged, false);
+        // Stale (older than the 60 s connection timeout): a worse source may replace it.
+        await target.sql('UPDATE tts_devices SET location = ? WHERE id = ?', [
+          JSON.stringify({ ...solved, at: now - 120_000 }),
+          'dev-probe-01',
+        ]);
+        const r3 = await store.recordSighting('dev-probe-01', { at: T0 + 4, location: gw, locationRank: 1 });
+        assert.equal(r3?.locationChanged, true);
+        assert.equal((await store.getDevice('dev-probe-01'))?.location?.source, 'gateway');
+      });
+
+      it('marks silent devices offline once, and online again on their next message', async () => {
+        const now = Date.now();
+        await store.createDevice(newDevice({ at: now - 120_000 }));
+        await store.createDevice(newDevice({ id: 'fresh', deviceId: 'fresh-dev', bucket: 'b-fresh', at: now }));
+        const offline = await store.markOffline(now);
+        assert.deepEqual(
+          offline.map((d) => d.id),
+          ['dev-probe-01'],
+        );
+        assert.equal(offline[0].online, false);
+        assert.deepEqual(await store.markOffline(now), []);
+        const back = await store.recordSighting('dev-probe-01', { at: now + 1, fCnt: 1 });
+        assert.equal(back?.cameOnline, true);
+        assert.equal(back?.device.online, true);
+        const again = await store.recordSighting('dev-probe-01', { at: now + 2, fCnt: 2 });
+        assert.equal(again?.cameOnline, false);
+      });
+
+      it('reads and sets the downlink property', async () => {
+        await store.createDevice(newDevice());
+        assert.equal((await store.getDevice('dev-probe-01'))?.downlink, undefined);
+        assert.equal(await store.setDownlink('dev-probe-01', { enabled: false, threshold: 20 }), true);
+        assert.deepEqual((await store.getDevice('dev-probe-01'))?.downlink, { enabled: false, threshold: 20 });
+        assert.equal(await store.setDownlink('nope', 1), false);
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        await assert.rejects(store.setDownlink('dev-probe-01', circular), /downlink cannot be stored as JSON/);
+      });
+    });
+
+    describe('readings', () => {
+      it('writes a burst in batches and stores each uplink once', async () => {
+        const writes = [];
+        for (let i = 0; i < 2500; i++) {
+          writes.push(store.write({ bucket: `b-${i % 3}`, ts: T0 + i, fCnt: i, fPort: 1, data: { i, temperature: 20 + (i % 10) } }));
+        }
+        // The same uplinks again (a replay): nothing new.
+        for (let i = 0; i < 100; i++) writes.push(store.write({ bucket: `b-${i % 3}`, ts: T0 + i, fCnt: i, fPort: 1, data: { i, again: true } }));
+        const outcomes = await Promise.all(writes);
+        assert.ok(outcomes.every((o) => o.queued === false));
+        const rows = await target.sql('SELECT count(*) AS n FROM tts_readings');
+        assert.equal(Number(rows[0].n), 2500);
+        const stats = await store.bucketStats('b-0');
+        assert.equal(stats?.rows, 834);
+        assert.equal(stats?.first, T0);
+      });
+
+      it('keeps readings without a frame counter apart, even at the same time', async () => {
+        await Promise.all([store.write({ bucket: 'manual', ts: T0, data: { a: 1 } }), store.write({ bucket: 'manual', ts: T0, data: { a: 2 } })]);
+        const page = await store.query({ bucket: 'manual' });
+        assert.equal(page.rows.length, 2);
+        assert.ok(page.rows.every((r) => r.fCnt === null));
+      });
+
+      it('pages through a time range in both orders', async () => {
+        await Promise.all(Array.from({ length: 25 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i * 1000, fCnt: i, data: { v: i } })));
+        const seen: number[] = [];
+        let after;
+        for (;;) {
+          const page = await store.query({ bucket: 'b', from: T0 + 5000, to: T0 + 20_000, limit: 4, ...(after ? { after } : {}) });
+          seen.push(...page.rows.map((r) => r.data.v as number));
+          if (!page.next) break;
+          after = page.next;
+        }
+        assert.deepEqual(seen, Array.from({ length: 16 }, (_, i) => i + 5));
+        const last3 = await store.query({ bucket: 'b', order: 'desc', limit: 3 });
+        assert.deepEqual(
+          last3.rows.map((r) => r.data.v),
+          [24, 23, 22],
+        );
+        const next = await store.query({ bucket: 'b', order: 'desc', limit: 3, after: last3.next });
+        assert.deepEqual(
+          next.rows.map((r) => r.data.v),
+          [21, 20, 19],
+        );
+      });
+
+      it('stores the radio summary beside a reading when given', async () => {
+        const radio = { gateways: [{ gatewayId: 'gw', rssi: -90 }], gatewayCount: 1, bestRssi: -90 };
+        await store.write({ bucket: 'r', ts: T0, fCnt: 1, fPort: 2, data: { x: 1 }, radio });
+        const page = await store.query({ bucket: 'r' });
+        assert.deepEqual(page.rows[0], { ts: T0, fCnt: 1, fPort: 2, data: { x: 1 }, radio });
+      });
+
+      it('refuses bad readings and queries with clear errors', async () => {
+        await assert.rejects(store.write({ bucket: 'b', ts: T0, data: [1, 2] as unknown as Record<string, unknown> }), /must be a JSON object/);
+        await assert.rejects(store.write({ bucket: '', ts: T0, data: {} }), /bucket id must be a non-empty string/);
+        await assert.rejects(store.write({ bucket: 'b', ts: Number.NaN, data: {} }), /not a valid time/);
+        await assert.rejects(store.write({ bucket: 'b', ts: T0, fCnt: -3, data: {} }), /f_cnt/);
+        await assert.rejects(store.write({ bucket: 'b', ts: T0, data: { n: BigInt(1) } }), /cannot be stored as JSON/);
+        await assert.rejects(store.query({ bucket: 'missing' }), /bucket "missing" does not exist/);
+        await store.write({ bucket: 'b', ts: T0, data: {} });
+        await assert.rejects(store.query({ bucket: 'b', limit: 0 }), /limit must be/);
+        await assert.rejects(store.query({ bucket: 'b', order: 'up' as 'asc' }), /order must be/);
+      });
+
+      it('enforces retention by age and by row count, in chunks', async () => {
+        const now = T0 + 100_000;
+        await Promise.all(Array.from({ length: 100 }, (_, i) => store.write({ bucket: 'aged', ts: T0 + i * 1000, fCnt: i, data: { i } })));
+        await Promise.all(Array.from({ length: 100 }, (_, i) => store.write({ bucket: 'counted', ts: T0 + i * 1000, fCnt: i, data: { i } })));
+        await store.write({ bucket: 'kept', ts: T0, fCnt: 0, data: {} });
+        await store.setRetention('aged', { maxAge: 30_000 });
+        await store.setRetention('counted', { maxRows: 10 });
+        const small = target.store({ retentionChunk: 7 });
+        await small.start();
+        const deleted = await small.enforceRetention(now);
+        assert.equal(deleted, 70 + 90);
+        const aged = await store.query({ bucket: 'aged', limit: 1000 });
+        assert.equal(aged.rows.length, 30);
+        assert.ok(aged.rows.every((r) => r.ts >= now - 30_000));
+        const counted = await store.query({ bucket: 'counted', limit: 1000 });
+        assert.deepEqual(
+          counted.rows.map((r) => r.data.i),
+          [90, 91, 92, 93, 94, 95, 96, 97, 98, 99],
+        );
+        assert.equal((await store.bucketStats('kept'))?.rows, 1);
+        assert.deepEqual((await store.getBucket('counted'))?.retention, { maxRows: 10 });
+        await assert.rejects(store.setRetention('aged', { maxAge: -1 }), /whole number/);
+      });
+
+      it('exports a bucket as CSV and as JSON lines, across pages', async () => {
+        await store.write({ bucket: 'x', ts: T0, fCnt: 1, fPort: 1, data: { temperature: 21.5, note: 'a,"b"' } });
+        await store.write({ bucket: 'x', ts: T0 + 1000, fCnt: 2, fPort: 1, data: { temperature: 22, note: '=cmd', extra: true } });
+        const gen = exportBucket(store, 'x', 'csv');
+        const csv = await collect(gen);
+        assert.equal(
+          csv,
+          'time,f_cnt,f_port,temperature,note,extra,other\r\n' +
+            '2025-03-14T09:00:00.000Z,1,1,21.5,"a,""b""",,\r\n' +
+            `2025-03-14T09:00:01.000Z,2,1,22,'=cmd,true,\r\n`,
+        );
+        const jsonl = await collect(exportBucket(store, 'x', 'jsonl', { from: T0 + 1 }));
+        assert.deepEqual(JSON.parse(jsonl.trim()), {
+          time: '2025-03-14T09:00:01.000Z',
+          f_cnt: 2,
+          f_port: 1,
+          data: { temperature: 22, note: '=cmd', extra: true },
+        });
+        // 2,100 rows: three pages; a field first seen on page three lands in `other`.
+        await Promise.all(
+          Array.from({ length: 2100 }, (_, i) => store.write({ bucket: 'big', ts: T0 + i, fCnt: i, data: i === 2050 ? { i, late: 'yes' } : { i } })),
+        );
+        const lines = (await collect(exportBucket(store, 'big', 'jsonl'))).trim().split('\n');
+        assert.equal(lines.length, 2100);
+        assert.equal(JSON.parse(lines[2099]).data.i, 2099);
+        const csvLines = (await collect(exportBucket(store, 'big', 'csv'))).trim().split('\r\n');
+        assert.equal(csvLines.length, 2101);
+        assert.equal(csvLines[0], 'time,f_cnt,f_port,i,other');
+        assert.equal(csvLines[2051], '2025-03-14T09:00:02.050Z,2050,,2050,"{""late"":""yes""}"');
+      });
+    });
+  });
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// `npm start`: Node-RED 4.1 on 127.0.0.1:1880 with this package and its example flows, fed by the
+// TTS simulator (webhooks in, downlink API on 127.0.0.1:1881). State lives in .node-red-demo/;
+// delete that folder to start from the examples again.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const crypto = require('crypto');
+const { spawn } = require('child_process');
+
+const root = path.resolve(__dirname, '..');
+const pkg = require(path.join(root, 'package.json'));
+const userDir = path.join(root, '.node-red-demo');
+const port = Number(process.env.PORT || 1880);
+const simPort = Number(process.env.TTS_SIM_PORT || 1881);
+const credentialSecret = 'node-red-contrib-the-things-stack-demo';
+
+function encryptCredentials(credentials) {
+  // Node-RED's own format: aes-256-ctr, key = sha256(credentialSecret), iv hex-prefixed.
+  const key = crypto.createHash('sha256').update(credentialSecret).digest();
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+  const body = cipher.update(JSON.stringify(credentials), 'utf8', 'base64') + cipher.final('base64');
+  return { $: iv.toString('hex') + body };
+}
+
+/** All example flows as one flow file; config nodes shared between examples appear once. */
+function exampleFlows() {
+  const dir = path.join(root, 'examples');
+  const byId = new Map();
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const node of JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+      if (!byId.has(node.id)) byId.set(node.id, node);
+    }
+  }
+  return [...byId.values()];
+}
+
+function prepareUserDir() {
+  fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
+  const link = path.join(userDir, 'node_modules', pkg.name);
+  if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
+  const flowFile = path.join(userDir, 'flows.json');
+  if (!fs.existsSync(flowFile)) {
+    const flows = exampleFlows();
+    fs.writeFileSync(flowFile, JSON.stringify(flows, null, 2));
+    // The demo profile reads its token from the environment (${ENV} works in credentials).
+    const creds = {};
+    for (const node of flows.filter((n) => n.type === 'tts-profile')) {
+      creds[node.id] = { webhookToken: '${TTS_DEMO_WEBHOOK_TOKEN}', apiKey: '${TTS_DEMO_API_KEY}' };
+    }
+    fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(encryptCredentials(creds)));
+  }
+  const settings = {
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    credentialSecret,
+    editorTheme: { tours: false },
+  };
+  fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+}
+
+function main() {
+  prepareUserDir();
+  const token = process.env.TTS_DEMO_WEBHOOK_TOKEN || crypto.randomBytes(24).toString('base64url');
+  const apiKey = process.env.TTS_DEMO_API_KEY || `NNSXS.DEMO${crypto.randomBytes(8).toString('hex').toUpperCase()}.${crypto.randomBytes(16).toString('hex').toUpperCase()}`;
+  const env = { ...process.env, TTS_DEMO_WEBHOOK_TOKEN: token, TTS_DEMO_API_KEY: apiKey };
+  const children = [];
+  const stopAll = (code) => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGINT');
+    process.exitCode = code;
+  };
+
+  const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')], { env, stdio: 'inherit' });
+  children.push(red);
+  red.on('exit', (code) => stopAll(code ?? 0));
+
+  const simArgs = [
+    path.join(root, 'dist', 'src', 'sim', 'cli.js'),
+    '--webhook-url', `http://127.0.0.1:${port}/tts`,
+    '--token', token,
+    '--api-key', apiKey,
+    '--port', String(simPort),
+    '--devices', process.env.TTS_SIM_DEVICES || '5',
+    '--interval', process.env.TTS_SIM_INTERVAL || '15',
+    '--wait-for-webhook',
+  ];
+  const sim = spawn(process.execPath, simArgs, { env, stdio: 'inherit' });
+  children.push(sim);
+  sim.on('exit', (code) => {
+    if (code) console.error(`tts-sim exited with ${code}`);
+  });
+
+  process.on('SIGINT', () => stopAll(0));
+  process.on('SIGTERM', () => stopAll(0));
+  console.log(`\nNode-RED editor: http://127.0.0.1:${port}/   (TTS simulator on 127.0.0.1:${simPort})\n`);
+}
+
+main();

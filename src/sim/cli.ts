@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// tts-sim: runs the TTS simulator from a shell (see `tts-sim --help`).
+import { parseArgs } from 'node:util';
+import { parseOutcome } from './downlink-outcome';
+import { TtsSimulator, type SimulatorOptions } from './simulator';
+
+const HELP = `tts-sim — a local stand-in for The Things Stack
+
+Posts webhooks for simulated devices and serves the TTS downlink, webhook management and API key
+endpoints on 127.0.0.1.
+
+Usage: tts-sim [options]
+
+  --webhook-url URL     where to post webhooks (e.g. http://127.0.0.1:1880/tts); without it,
+                        only the API is served (create a webhook through it)
+  --token TOKEN         sent as "Authorization: Bearer TOKEN" with every webhook
+  --header "N: V"       extra webhook header (repeatable)
+  --webhook-id ID       webhook ID (default node-red)
+  --app ID              application ID (default sim-app)
+  --devices N           number of simulated devices (default 3)
+  --interval SECONDS    uplink period per device (default 10); 0 = no uplink traffic
+  --join                send a join accept for every device first
+  --port N              API port (default 1881; 0 = any free port)
+  --host HOST           loopback address to listen on (default 127.0.0.1)
+  --api-key KEY         admin API key for the application (default: generated and printed)
+  --downlink-key KEY    the webhook's downlink API key (default: generated)
+  --outcome O           downlink outcome: ack | nack | nacks:N | failed | sent-only | queued-only
+  --sent-delay MS       queued → sent delay (default 1000)
+  --answer-delay MS     sent → ack/nack delay (default 1000)
+  --quiet               print only errors
+  --help                this text
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`tts-sim: ${message}\n(see tts-sim --help)\n`);
+  process.exit(2);
+}
+
+function int(value: string | undefined, name: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`${name} must be a whole number ≥ ${min}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions();
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const quiet = values.quiet === true;
+  const headers: Record<string, string> = {};
+  for (const line of values.header ?? []) {
+    const i = line.indexOf(':');
+    if (i <= 0) fail(`--header must look like "Name: value", got "${line}"`);
+    headers[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  let outcome: SimulatorOptions['downlinkOutcome'];
+  if (values.outcome !== undefined) {
+    outcome = parseOutcome(values.outcome);
+    if (!outcome) fail(`unknown --outcome "${values.outcome}"`);
+  }
+  if (values['webhook-url'] !== undefined) {
+    try {
+      const u = new URL(values['webhook-url']);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    } catch {
+      fail('--webhook-url must be an http(s) URL');
+    }
+  }
+  const devices = int(values.devices, '--devices', 3, 1);
+  const interval = int(values.interval, '--interval', 10);
+
+  let sim: TtsSimulator;
+  try {
+    sim = new TtsSimulator({
+      host: values.host,
+      port: int(values.port, '--port', 1881),
+      applicationId: values.app,
+      devices,
+      apiKey: values['api-key'],
+      downlinkApiKey: values['downlink-key'],
+      downlinkOutcome: outcome,
+      timing: { sentDelayMs: int(values['sent-delay'], '--sent-delay', 1000), answerDelayMs: int(values['answer-delay'], '--answer-delay', 1000) },
+      webhook: values['webhook-url'] ? { url: values['webhook-url'], token: values.token, headers, webhookId: values['webhook-id'] } : undefined,
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (!quiet) sim.on('log', (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  sim.on('webhook', (post) => {
+    if (!post.ok) process.stderr.write(`webhook ${post.type} for ${post.deviceId} to ${post.url} failed: ${post.status ?? post.error}\n`);
+  });
+
+  const url = await sim.start();
+  if (!quiet) {
+    const out = [
+      `TTS simulator listening on ${url}`,
+      `  application:   ${sim.applicationId}`,
+      `  devices:       ${sim.deviceIds().join(', ')}`,
+      `  profile server URL: ${url}`,
+      values['api-key'] ? '  admin API key: (as given)' : `  admin API key: ${sim.apiKey}`,
+      values['webhook-url']
+        ? `  posting webhooks to ${values['webhook-url']} (webhook ID ${values['webhook-id'] ?? 'node-red'}${values.token ? ', with bearer token' : ''})`
+        : '  no --webhook-url: create a webhook through the API to receive messages',
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (values.join) for (const id of sim.deviceIds()) await sim.sendJoinAccept(id);
+  if (interval > 0 && values['webhook-url']) sim.startTraffic(interval * 1000);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (!quiet) process.stdout.write(`\n${signal}: stopping the simulator\n`);
+    sim.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      'webhook-url': { type: 'string' },
+      token: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      'webhook-id': { type: 'string' },
+      app: { type: 'string' },
+      devices: { type: 'string' },
+      interval: { type: 'string' },
+      join: { type: 'boolean' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      'downlink-key': { type: 'string' },
+      outcome: { type: 'string' },
+      'sent-delay': { type: 'string' },
+      'answer-delay': { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`tts-sim: ${err.message}\n`);
+  process.exit(1);
+});

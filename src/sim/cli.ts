@@ -20,6 +20,8 @@ Usage: tts-sim [options]
   --devices N           number of simulated devices (default 3)
   --interval SECONDS    uplink period per device (default 10); 0 = no uplink traffic
   --join                send a join accept for every device first
+  --wait-for-webhook    resend the first message every second until the receiver accepts it
+                        (up to 2 minutes), e.g. while Node-RED is still starting
   --port N              API port (default 1881; 0 = any free port)
   --host HOST           loopback address to listen on (default 127.0.0.1)
   --api-key KEY         admin API key for the application (default: generated and printed)
@@ -95,8 +97,9 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   if (!quiet) sim.on('log', (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
+  let waiting = false;
   sim.on('webhook', (post) => {
-    if (!post.ok) process.stderr.write(`webhook ${post.type} for ${post.deviceId} to ${post.url} failed: ${post.status ?? post.error}\n`);
+    if (!post.ok && !waiting) process.stderr.write(`webhook ${post.type} for ${post.deviceId} to ${post.url} failed: ${post.status ?? post.error}\n`);
   });
 
   const url = await sim.start();
@@ -112,6 +115,11 @@ async function main(): Promise<void> {
         : '  no --webhook-url: create a webhook through the API to receive messages',
     ];
     process.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (values['wait-for-webhook'] && values['webhook-url']) {
+    waiting = true;
+    await waitForReceiver(sim, values.join === true, quiet);
+    waiting = false;
   }
   if (values.join) for (const id of sim.deviceIds()) await sim.sendJoinAccept(id);
   if (interval > 0 && values['webhook-url']) sim.startTraffic(interval * 1000);
@@ -130,6 +138,22 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** Sends the first message until a webhook post answers 2xx (bounded: 2 minutes). */
+async function waitForReceiver(sim: TtsSimulator, join: boolean, quiet: boolean): Promise<void> {
+  const first = sim.deviceIds()[0];
+  const deadline = Date.now() + 120_000;
+  let reported = '';
+  while (Date.now() < deadline) {
+    const results = join ? await sim.sendJoinAccept(first) : await sim.sendUplink(first);
+    if (results.some((r) => r.ok)) return;
+    const why = results.map((r) => String(r.status ?? r.error)).join(', ') || 'no webhook';
+    if (!quiet && why !== reported) process.stdout.write(`waiting for the webhook receiver (${why})…\n`);
+    reported = why;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  process.stderr.write('tts-sim: the webhook receiver did not accept a message within 2 minutes; going on anyway\n');
+}
+
 function parseOptions() {
   return parseArgs({
     options: {
@@ -141,6 +165,7 @@ function parseOptions() {
       devices: { type: 'string' },
       interval: { type: 'string' },
       join: { type: 'boolean' },
+      'wait-for-webhook': { type: 'boolean' },
       port: { type: 'string' },
       host: { type: 'string' },
       'api-key': { type: 'string' },

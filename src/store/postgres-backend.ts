@@ -108,8 +108,28 @@ export class PostgresBackend implements StoreBackend {
     return this.pool;
   }
 
-  private async tx<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A pooled client for several statements. While checked out, a dropped connection is reported
+   * both as the running query's rejection and as an 'error' event; the listener keeps the event
+   * from becoming an uncaught exception (the rejection carries the error to the caller).
+   */
+  private async checkout(): Promise<{ client: PoolClient; release: (broken?: boolean) => void }> {
     const client = await this.db.connect();
+    const onError = (err: Error) => {
+      this.lastPoolError = err;
+    };
+    client.on('error', onError);
+    return {
+      client,
+      release: (broken = false) => {
+        client.off('error', onError);
+        client.release(broken);
+      },
+    };
+  }
+
+  private async tx<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const { client, release } = await this.checkout();
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -124,7 +144,7 @@ export class PostgresBackend implements StoreBackend {
       }
       throw err;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 
@@ -222,11 +242,15 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async ensureBucket(id: string, device: string | undefined, at: number): Promise<number> {
-    const client = await this.db.connect();
+    const { client, release } = await this.checkout();
+    let broken = false;
     try {
       return await upsertBucket(client, id, device, at);
+    } catch (err) {
+      broken = true;
+      throw err;
     } finally {
-      client.release();
+      release(broken);
     }
   }
 

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { QueueFullError } from '../../src/store/errors';
+import { LATEST_VERSION } from '../../src/store/migrations';
+import { PostgresBackend } from '../../src/store/postgres-backend';
+import { SqliteBackend } from '../../src/store/sqlite-backend';
+import { TtsStore, type StoreState } from '../../src/store/store';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { BACKENDS } from './backends';
+import { TcpProxy } from './tcp-proxy';
+
+const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
+
+function waitForState(store: TtsStore, status: StoreState['status']): Promise<StoreState> {
+  if (store.state.status === status) return Promise.resolve(store.state);
+  return new Promise((resolve) => {
+    const on = (state: StoreState) => {
+      if (state.status !== status) return;
+      store.off('state', on);
+      resolve(state);
+    };
+    store.on('state', on);
+  });
+}
+
+describe('store migrations: upgrade from every earlier version', () => {
+  for (const kind of BACKENDS) {
+    for (let from = 0; from < LATEST_VERSION; from++) {
+      it(`${kind.name}: version ${from} → ${LATEST_VERSION} keeps devices, buckets and readings`, async () => {
+        const target = await kind.create();
+        try {
+          const old = target.backend();
+          await old.open(from);
+          assert.equal(await old.schemaVersion(), from);
+          await old.close();
+          if (from >= 1) {
+            await target.sql('INSERT INTO tts_buckets (id, device, created_at) VALUES (?, ?, ?)', ['b1', 'd1', T0]);
+            await target.sql(
+              `INSERT INTO tts_devices (id, application_id, device_id, bucket, connection_timeout, created_at, updated_at, last_seen, uplink_count, last_f_cnt, downlink)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              ['d1', 'app-one', 'dev-one', 'b1', 60_000, T0, T0, T0 + 5, 7, 41, '{"enabled":true}'],
+            );
+            const [bucket] = await target.sql('SELECT key FROM tts_buckets WHERE id = ?', ['b1']);
+            await target.sql('INSERT INTO tts_readings (bucket, ts, f_cnt, f_port, data) VALUES (?, ?, ?, ?, ?)', [
+              Number(bucket.key),
+              T0,
+              41,
+              1,
+              '{"t":1}',
+            ]);
+          }
+          const store = target.store();
+          await store.start();
+          assert.equal(await store.backend.schemaVersion(), LATEST_VERSION);
+          if (from >= 1) {
+            const d = await store.getDevice('d1');
+            assert.equal(d?.uplinkCount, 7);
+            assert.equal(d?.online, true);
+            assert.equal(d?.lostFrames, 0);
+            assert.deepEqual(d?.downlink, { enabled: true });
+            // The upgraded device keeps counting gaps from its last f_cnt.
+            const r = await store.recordSighting('d1', { at: T0 + 10, fCnt: 44 });
+            assert.equal(r?.device.lostFrames, 2);
+            const page = await store.query({ bucket: 'b1' });
+            assert.deepEqual(page.rows, [{ ts: T0, fCnt: 41, fPort: 1, data: { t: 1 } }]);
+          }
+          await store.setRetention('b1', { maxRows: 5 });
+          assert.deepEqual((await store.getBucket('b1'))?.retention, { maxRows: 5 });
+        } finally {
+          await target.cleanup();
+        }
+      });
+    }
+  }
+});
+
+describe('store unreachable', () => {
+  it('sqlite: queues readings while the file cannot be opened, refuses past the bound, writes them once it can', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tts-unreach-'));
+    const file = path.join(root, 'not-yet', 'store.db');
+    const store = new TtsStore(new SqliteBackend(file), { maxQueue: 3, retryMin: 20, retryMax: 50, retentionInterval: 0 });
+    try {
+      await assert.rejects(store.start(), /store unavailable: .*(directory|open)/i);
+      assert.equal(store.state.status, 'unavailable');
+      const outcomes = await Promise.all([1, 2, 3].map((i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
+      assert.deepEqual(outcomes, [{ queued: true }, { queued: true }, { queued: true }]);
+      await assert.rejects(store.write({ bucket: 'b', ts: T0 + 4, fCnt: 4, data: { i: 4 } }), (err: Error) => {
+        assert.ok(err instanceof QueueFullError);
+        assert.match(err.message, /queue is full \(3 readings waiting\).*not stored/);
+        return true;
+      });
+      const ready = waitForState(store, 'ready');
+      fs.mkdirSync(path.dirname(file));
+      await ready;
+      await store.flush();
+      assert.equal(store.queued, 0);
+      const page = await store.query({ bucket: 'b' });
+      assert.deepEqual(
+        page.rows.map((r) => r.data.i),
+        [1, 2, 3],
+      );
+    } finally {
+      await store.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  describe('postgres', () => {
+    let db: TestDatabase;
+    let proxy: TcpProxy;
+    let store: TtsStore;
+
+    beforeEach(async () => {
+      db = await createTestDatabase();
+      const url = new URL(db.url);
+      proxy = new TcpProxy(url.hostname, Number(url.port));
+      await proxy.start();
+      url.port = String(proxy.port);
+      store = new TtsStore(new PostgresBackend(url.toString()), { maxQueue: 50, retryMin: 20, retryMax: 100, retentionInterval: 0 });
+    });
+
+    afterEach(async () => {
+      await proxy.restore().catch(() => undefined);
+      await store.close();
+      await proxy.cut();
+      await db.drop();
+    });
+
+    it('keeps readings while the server is unreachable and writes them when it is back', async () => {
+      await store.start();
+      await store.write({ bucket: 'b', ts: T0, fCnt: 0, data: { i: 0 } });
+      await proxy.cut();
+      const down = waitForState(store, 'unavailable');
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i + 1, fCnt: i + 1, data: { i: i + 1 } })));
+      assert.ok(outcomes.every((o) => o.queued));
+      const state = await down;
+      assert.equal(state.status, 'unavailable');
+      assert.doesNotMatch(JSON.stringify(state), /postgres:\/\/postgres@/);
+      await assert.rejects(store.getDevice('x'), /store unavailable|connect|terminat/i);
+      const back = waitForState(store, 'ready');
+      await proxy.restore();
+      await back;
+      await store.flush();
+      const page = await store.query({ bucket: 'b', limit: 100 });
+      assert.equal(page.rows.length, 11);
+    });
+
+    it('errors, never drops silently, when the queue is full', async () => {
+      await store.start();
+      await proxy.cut();
+      const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.equal(refused.length, 10);
+      assert.ok(refused.every((r) => (r as PromiseRejectedResult).reason instanceof QueueFullError));
+      const back = waitForState(store, 'ready');
+      await proxy.restore();
+      await back;
+      await store.flush();
+      assert.equal((await store.query({ bucket: 'b', limit: 100 })).rows.length, 50);
+    });
+  });
+});

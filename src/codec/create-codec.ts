@@ -1,0 +1,195 @@
+import { CayenneLppError, cayenneLpp } from './cayenne-lpp';
+import { CodecLoadError, CodecSandbox, type Operation, type OperationResult, type SandboxJob, type SandboxOptions } from './sandbox/sandbox';
+import type { Codec, CodecError, CodecOptions, DecodeResult, DownlinkDecodeInput, DownlinkEncodeInput, EncodeResult, ScriptForm, UplinkInput } from './types';
+
+export { CodecLoadError };
+
+export const DEFAULT_TIMEOUT_MS = 100;
+export const MAX_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+
+/** Validated, defaulted options. Throws TypeError on nonsense (a caller bug, not user data). */
+export function resolveOptions(options: CodecOptions = {}): SandboxOptions {
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeout) || timeout < 1 || timeout > MAX_TIMEOUT_MS) throw new TypeError(`timeout must be 1..${MAX_TIMEOUT_MS} ms`);
+  const batchSliceMs = Math.min(options.batchSliceMs ?? 10, timeout);
+  const filename = (options.filename ?? 'codec.js').replace(/[^\w.\-:]/g, '_');
+  return {
+    timeout: Math.round(timeout),
+    filename,
+    freshScope: options.freshScope ?? true,
+    maxOutputSize: options.maxOutputSize ?? DEFAULT_MAX_OUTPUT,
+    batchSliceMs: Math.max(1, batchSliceMs),
+  };
+}
+
+function formOf(functions: readonly string[]): ScriptForm | undefined {
+  const has = (n: string): boolean => functions.includes(n);
+  if (has('decodeUplink') || has('encodeDownlink') || has('decodeDownlink')) return 'tts';
+  if (has('uplink') || has('downlink')) return 'plugin';
+  if (has('Decoder') || has('Encoder')) return 'ttn-v2';
+  return undefined;
+}
+
+/**
+ * Compiles a user codec script once and returns the TTS-codec-API-shaped engine. Throws
+ * CodecLoadError (with `codecError.line/column`) when the script does not compile, its top level
+ * throws or runs past the limit, or it defines no codec function at all.
+ */
+export function createCodec(source: string, options: CodecOptions = {}): Codec {
+  const resolved = resolveOptions(options);
+  const sandbox = new CodecSandbox(source, resolved);
+  const form = formOf(sandbox.functions);
+  if (!form) {
+    throw new CodecLoadError({
+      kind: 'form',
+      message: 'the script defines no codec function: expected decodeUplink/encodeDownlink/decodeDownlink, module.exports.uplink/downlink, or Decoder/Encoder',
+    });
+  }
+  const has = (n: string): boolean => sandbox.functions.includes(n);
+  const queue = new BatchQueue(sandbox);
+  return {
+    form,
+    capabilities: {
+      decodeUplink: has('decodeUplink') || has('uplink') || has('Decoder'),
+      encodeDownlink: has('encodeDownlink') || has('downlink') || has('Encoder'),
+      decodeDownlink: has('decodeDownlink'),
+    },
+    decodeUplink: (input) => sandbox.runAll('decodeUplink', [checkBytesInput(input)])[0] as DecodeResult,
+    encodeDownlink: (input) => sandbox.runAll('encodeDownlink', [checkObjectInput(input)])[0] as EncodeResult,
+    decodeDownlink: (input) => sandbox.runAll('decodeDownlink', [checkBytesInput(input)])[0] as DecodeResult,
+    decodeUplinkBatch: (inputs) => sandbox.runAll('decodeUplink', inputs.map(checkBytesInput)) as DecodeResult[],
+    decodeUplinkQueued: (input) => {
+      try {
+        return queue.push('decodeUplink', checkBytesInput(input)) as Promise<DecodeResult>;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+  };
+}
+
+function checkObjectInput<T>(input: T): T {
+  if (input === null || typeof input !== 'object') throw new TypeError('codec input must be an object like { data, fPort }');
+  return input;
+}
+
+/** Bytes must be an array-like of numbers; anything else is a clear input error, not a crash. */
+function checkBytesInput<T extends { bytes: ArrayLike<number> }>(input: T): T {
+  if (input === null || typeof input !== 'object') throw new TypeError('codec input must be an object like { bytes, fPort }');
+  const bytes = input.bytes as unknown;
+  if (bytes === null || typeof bytes !== 'object' || typeof (bytes as ArrayLike<number>).length !== 'number') {
+    throw new TypeError('input.bytes must be an array of bytes');
+  }
+  return input;
+}
+
+interface Pending {
+  op: Operation;
+  input: unknown;
+  resolve(result: OperationResult): void;
+}
+
+/**
+ * Collects the calls made during one event-loop turn and runs them as one job. Between protected
+ * runs (a time slice used up, or a timeout) it yields with setImmediate, so the event loop is
+ * never held longer than one run (≤ slice + timeout). Order of results follows order of calls.
+ */
+class BatchQueue {
+  private pending: Pending[] = [];
+  private scheduled = false;
+
+  constructor(private readonly sandbox: CodecSandbox) {}
+
+  push(op: Operation, input: unknown): Promise<OperationResult> {
+    return new Promise((resolve) => {
+      this.pending.push({ op, input, resolve });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.drain());
+      }
+    });
+  }
+
+  private drain(): void {
+    const batch = this.pending;
+    this.pending = [];
+    // One job per run of consecutive same-operation calls (in practice: all uplink decodes).
+    const op = batch[0].op;
+    const sameOp = batch.findIndex((p) => p.op !== op);
+    const take = sameOp < 0 ? batch : batch.slice(0, sameOp);
+    if (sameOp >= 0) this.pending = batch.slice(sameOp).concat(this.pending);
+    const job = this.sandbox.startJob(op, take.map((p) => p.input));
+    this.continueJob(job, take, 0);
+  }
+
+  private continueJob(job: SandboxJob, items: Pending[], resolved: number): void {
+    const done = this.sandbox.runSlice(job);
+    const upTo = done ? items.length : job.runner.next;
+    for (let i = resolved; i < upTo; i++) items[i].resolve(job.results[i] as OperationResult);
+    if (!done) {
+      setImmediate(() => this.continueJob(job, items, upTo));
+      return;
+    }
+    if (this.pending.length > 0) setImmediate(() => this.drain());
+    else this.scheduled = false;
+  }
+}
+
+// ---- built-in codecs ---------------------------------------------------------------------------
+
+function ok<T extends object>(value: T): T & { warnings: string[]; errors: string[]; logs: string[] } {
+  return { ...value, warnings: [], errors: [], logs: [] };
+}
+
+function failed(error: CodecError): DecodeResult & EncodeResult {
+  return { warnings: [], errors: [error.message], error, logs: [] };
+}
+
+function guard<R>(fn: () => R): R | (DecodeResult & EncodeResult) {
+  try {
+    return fn();
+  } catch (err) {
+    const kind = err instanceof CayenneLppError ? 'script' : 'input';
+    return failed({ kind, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function builtinCodec(form: 'cayennelpp' | 'passthrough', ops: Pick<Codec, 'decodeUplink' | 'encodeDownlink' | 'decodeDownlink'>, capabilities: Codec['capabilities']): Codec {
+  return {
+    form,
+    capabilities,
+    ...ops,
+    decodeUplinkBatch: (inputs) => inputs.map((i) => ops.decodeUplink(i)),
+    decodeUplinkQueued: (input) => Promise.resolve(ops.decodeUplink(input)),
+  };
+}
+
+/** Cayenne LPP through the same interface (uplink frames; downlinks in the value_<ch> form). */
+export const cayenneLppCodec: Codec = builtinCodec(
+  'cayennelpp',
+  {
+    decodeUplink: (input: UplinkInput) => guard(() => ok({ data: cayenneLpp.decode(checkBytesInput(input).bytes) as Record<string, unknown> })),
+    encodeDownlink: (input: DownlinkEncodeInput) =>
+      guard(() => ok({ bytes: cayenneLpp.encodeDownlink(input.data as Record<string, unknown>), ...(input.fPort === undefined ? {} : { fPort: input.fPort }) })),
+    decodeDownlink: (input: DownlinkDecodeInput) => guard(() => ok({ data: cayenneLpp.decodeDownlink(checkBytesInput(input).bytes) as Record<string, unknown> })),
+  },
+  { decodeUplink: true, encodeDownlink: true, decodeDownlink: true },
+);
+
+/** Uses what TTS already decoded (`decodedPayload`); a frame TTS did not decode is an error. */
+export const passthroughCodec: Codec = builtinCodec(
+  'passthrough',
+  {
+    decodeUplink: (input: UplinkInput) => {
+      const decoded = input?.decodedPayload;
+      if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) {
+        return failed({ kind: 'input', message: 'no decoded_payload from TTS to pass through (is a payload formatter set in the TTS console?)' });
+      }
+      return ok({ data: decoded });
+    },
+    encodeDownlink: () => failed({ kind: 'form', message: 'pass-through cannot encode a downlink' }),
+    decodeDownlink: () => failed({ kind: 'form', message: 'pass-through cannot decode a downlink' }),
+  },
+  { decodeUplink: true, encodeDownlink: false, decodeDownlink: false },
+);

@@ -1,0 +1,16 @@
+// The codec engine: user scripts in a vm sandbox (every TTS script form), Cayenne LPP, pass-through.
+export { createCodec, cayenneLppCodec, passthroughCodec, resolveOptions, CodecLoadError, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from './create-codec';
+export { cayenneLpp, CayenneLppError } from './cayenne-lpp';
+export type { LppObject, LppValue, LppXyz, LppGps } from './cayenne-lpp';
+export type {
+  Codec,
+  CodecError,
+  CodecErrorKind,
+  CodecOptions,
+  DecodeResult,
+  DownlinkDecodeInput,
+  DownlinkEncodeInput,
+  EncodeResult,
+  ScriptForm,
+  UplinkInput,
+} from './types';

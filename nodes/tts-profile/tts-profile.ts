@@ -3,6 +3,10 @@ import { parseProfileConfig } from '../../src/profile/profile-settings';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import { resolveEnvReference } from '../../src/util/env-reference';
 import { onClose } from '../shared/input';
+import { needsPermission } from '../shared/red-types';
+import { setUpProfileWebhook } from '../../src/profile/profile-webhook-setup';
+import { WebhookConfigError } from '../../src/tts/api/webhook-request';
+import { TtsApiError } from '../../src/tts/api/errors';
 
 import type { TtsProfileDef, TtsProfileNode } from './types';
 
@@ -31,5 +35,23 @@ export = (RED: NodeAPI): void => {
       webhookToken: { type: 'password' },
       apiKey: { type: 'password' },
     },
+  });
+
+  // "Create / update webhook in TTS" in the profile dialog. Uses the deployed profile's
+  // credentials, which never travel to the browser; the answer carries no secret either.
+  RED.httpAdmin.post('/tts/profile/:id/webhook', needsPermission(RED, 'tts-profile.write'), (req, res) => {
+    const profile = profileRegistry.get(String(req.params.id));
+    if (!profile) {
+      res.status(404).json({ error: RED._('tts-profile.setup.not-deployed') });
+      return;
+    }
+    const baseUrl = typeof req.body?.baseUrl === 'string' ? req.body.baseUrl : '';
+    setUpProfileWebhook(profile, baseUrl)
+      .then((result) => res.json(result))
+      .catch((err: unknown) => {
+        if (err instanceof WebhookConfigError) res.status(400).json({ error: err.message });
+        else if (err instanceof TtsApiError) res.status(502).json({ error: err.message, status: err.status, ttsName: err.ttsName });
+        else res.status(500).json({ error: (err as Error).message });
+      });
   });
 };

@@ -86,7 +86,7 @@ export function applySighting(
     const loc = sighting.location;
     if (loc) {
       const rank = sighting.locationRank ?? 0;
-      const stale = device.location === undefined || device.location.at < now - device.connectionTimeout;
+      const stale = device.location === undefined || device.location.at < sighting.at - device.connectionTimeout;
       const allowed = book.locationRank === undefined || rank >= book.locationRank || stale;
       if (allowed && !sameLocation(device.location, loc)) {
         update.location = loc;

@@ -155,20 +155,20 @@ for (const kind of BACKENDS) {
         await store.createDevice(newDevice());
         const now = Date.now();
         const solved = { latitude: 52.1, longitude: 5.1, source: 'location_solved', at: now };
-        const r1 = await store.recordSighting('dev-probe-01', { at: T0 + 1, location: solved, locationRank: 4 });
+        const r1 = await store.recordSighting('dev-probe-01', { at: now + 1, location: solved, locationRank: 4 });
         assert.equal(r1?.locationChanged, true);
         const gw = { latitude: 51.9, longitude: 5.6, source: 'gateway', at: now };
-        const r2 = await store.recordSighting('dev-probe-01', { at: T0 + 2, location: gw, locationRank: 1 });
+        const r2 = await store.recordSighting('dev-probe-01', { at: now + 2, location: gw, locationRank: 1 });
         assert.equal(r2?.locationChanged, false);
         assert.deepEqual((await store.getDevice('dev-probe-01'))?.location, solved);
-        const same = await store.recordSighting('dev-probe-01', { at: T0 + 3, location: { ...solved }, locationRank: 4 });
+        const same = await store.recordSighting('dev-probe-01', { at: now + 3, location: { ...solved }, locationRank: 4 });
         assert.equal(same?.locationChanged, false);
         // Stale (older than the 60 s connection timeout): a worse source may replace it.
         await target.sql('UPDATE tts_devices SET location = ? WHERE id = ?', [
           JSON.stringify({ ...solved, at: now - 120_000 }),
           'dev-probe-01',
         ]);
-        const r3 = await store.recordSighting('dev-probe-01', { at: T0 + 4, location: gw, locationRank: 1 });
+        const r3 = await store.recordSighting('dev-probe-01', { at: now + 4, location: gw, locationRank: 1 });
         assert.equal(r3?.locationChanged, true);
         assert.equal((await store.getDevice('dev-probe-01'))?.location?.source, 'gateway');
       });

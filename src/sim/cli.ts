@@ -96,6 +96,19 @@ async function main(): Promise<void> {
   } catch (err) {
     fail((err as Error).message);
   }
+  // Signal handlers first: a Ctrl-C during start-up or the first messages must still stop cleanly.
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (!quiet) process.stdout.write(`\n${signal}: stopping the simulator\n`);
+    sim.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
   if (!quiet) sim.on('log', (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`));
   let waiting = false;
   sim.on('webhook', (post) => {
@@ -124,18 +137,6 @@ async function main(): Promise<void> {
   if (values.join) for (const id of sim.deviceIds()) await sim.sendJoinAccept(id);
   if (interval > 0 && values['webhook-url']) sim.startTraffic(interval * 1000);
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    if (!quiet) process.stdout.write(`\n${signal}: stopping the simulator\n`);
-    sim.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 /** Sends the first message until a webhook post answers 2xx (bounded: 2 minutes). */

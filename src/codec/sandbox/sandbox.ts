@@ -3,6 +3,7 @@ import type { CodecError, DecodeResult, EncodeResult } from '../types';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
 import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';
+import { guardRejections } from './rejection-guard';
 import { installRunner, type RunnerJob } from './runner';
 
 /*
@@ -39,6 +40,7 @@ export interface SandboxOptions {
   freshScope: boolean;
   maxOutputSize: number;
   batchSliceMs: number;
+  onAsyncError?: (message: string) => void;
 }
 
 /** Raised by the constructor when the script does not compile or its top level fails. */
@@ -91,6 +93,8 @@ export class CodecSandbox {
       microtaskMode: 'afterEvaluate',
     });
     const global = vm.runInContext('globalThis', this.context) as Record<string, unknown>;
+    const promisePrototype = vm.runInContext('Object.getPrototypeOf((async function () {})())', this.context) as object;
+    guardRejections(promisePrototype, options.onAsyncError ?? (() => undefined));
     const install = vm.runInContext(PRELUDE, this.context, { filename: 'tts-codec-prelude' }) as (
       g: Record<string, unknown>,
       host: object,
@@ -230,13 +234,30 @@ export class CodecSandbox {
     try {
       script = new vm.Script(wrapped, { filename: this.options.filename, lineOffset: -1 });
     } catch (err) {
-      const stack = err instanceof Error ? String(err.stack) : '';
-      const position = positionFromSyntaxError(stack, this.options.filename, this.userLines);
-      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      throw new CodecLoadError({ kind: 'compile', message, ...(position ?? {}) });
+      throw new CodecLoadError(this.syntaxError(err, source));
     }
     // Evaluating the wrapper only creates the factory function; no user code runs here.
     return script.runInContext(this.context, { timeout: Math.max(this.options.timeout, LOAD_TIMEOUT_MS) });
+  }
+
+  private syntaxError(err: unknown, source: string): CodecError {
+    let stack = err instanceof Error ? String(err.stack) : '';
+    let message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    let position = positionFromSyntaxError(stack, this.options.filename, this.userLines);
+    if (!position || position.column === undefined) {
+      // The parser tripped over the wrapper's closing lines (an unclosed block, say): compiling
+      // the bare source gives the message the user expects ("Unexpected end of input").
+      try {
+        new vm.Script(source, { filename: this.options.filename });
+      } catch (bare) {
+        if (bare instanceof SyntaxError) {
+          stack = String(bare.stack);
+          message = `${bare.name}: ${bare.message}`;
+          position = positionFromSyntaxError(stack, this.options.filename, this.userLines) ?? position;
+        }
+      }
+    }
+    return { kind: 'compile', message, ...(position ?? {}) };
   }
 
   /** Runs the script's top level once (protected) and reports which functions it defines. */

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { createCodec, CodecLoadError, type DecodeResult } from '../../src/codec';
+
+function loadError(source: string, options = {}): CodecLoadError {
+  try {
+    createCodec(source, options);
+  } catch (err) {
+    assert.ok(err instanceof CodecLoadError, `expected CodecLoadError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the script to be rejected');
+}
+
+const decodeWith = (body: string, input = { bytes: [1, 2, 3], fPort: 1 }): DecodeResult =>
+  createCodec(`function decodeUplink(input) {\n${body}\n}`).decodeUplink(input);
+
+describe('codec engine: failure modes and sandbox', () => {
+  describe('loading', () => {
+    it('reports a syntax error with the line and column in the user script', () => {
+      const err = loadError('function decodeUplink(input) {\n  var x = 1;\n  return { data: { x: x + } };\n}');
+      assert.equal(err.codecError.kind, 'compile');
+      assert.equal(err.codecError.line, 3);
+      assert.equal(err.codecError.column, 27);
+      assert.match(err.message, /^SyntaxError: Unexpected token '}' \(line 3, column 27\)$/);
+    });
+
+    it('blames the last line for an unclosed block', () => {
+      const err = loadError('function decodeUplink(input) {\n  return { data: {} };\n');
+      assert.equal(err.codecError.line, 3);
+      assert.match(err.message, /SyntaxError: Unexpected end of input/);
+    });
+
+    it('reports a throw in the top level with its line', () => {
+      const err = loadError('var table = null;\nvar first = table[0];\nfunction decodeUplink() { return { data: {} }; }');
+      assert.equal(err.codecError.kind, 'compile');
+      assert.equal(err.codecError.line, 2);
+      assert.match(err.message, /TypeError: Cannot read properties of null/);
+    });
+
+    it('stops an endless top level', () => {
+      const started = Date.now();
+      const err = loadError('while (true) {}\nfunction decodeUplink() {}', { timeout: 20 });
+      assert.equal(err.codecError.kind, 'timeout');
+      assert.match(err.message, /top level did not finish within 1000 ms/);
+      assert.ok(Date.now() - started < 3000);
+    });
+
+    it('rejects nonsense options and non-string sources clearly', () => {
+      assert.throws(() => createCodec('function Decoder() {}', { timeout: 0 }), /timeout must be 1\.\.10000 ms/);
+      assert.throws(() => createCodec(42 as unknown as string), /the script must be a string/);
+    });
+  });
+
+  describe('runtime errors', () => {
+    it('maps a throw to the line and column of the user script', () => {
+      const r = decodeWith('  var a = input.bytes;\n  if (a.length > 2) throw new RangeError("too long: " + a.length);\n  return { data: {} };');
+      assert.equal(r.data, undefined);
+      assert.deepEqual(r.error, { kind: 'runtime', message: 'RangeError: too long: 3', line: 3, column: 27 });
+      assert.deepEqual(r.errors, ['RangeError: too long: 3 (line 3, column 27)']);
+    });
+
+    it('reports thrown non-errors and unprintable values without crashing', () => {
+      assert.deepEqual(decodeWith('throw "boom";').errors, ['Uncaught boom']);
+      assert.deepEqual(decodeWith('throw { message: "plain object" };').errors, ['Error: plain object']);
+      const evil = decodeWith('throw { get message() { throw new Error("no"); } };');
+      assert.deepEqual(evil.errors, ['the script threw a value that cannot be printed']);
+    });
+
+    it('keeps working after an error', () => {
+      const codec = createCodec('function decodeUplink(i) { if (i.fPort === 1) throw new Error("x"); return { data: { ok: true } }; }');
+      assert.equal(codec.decodeUplink({ bytes: [], fPort: 1 }).error?.kind, 'runtime');
+      assert.deepEqual(codec.decodeUplink({ bytes: [], fPort: 2 }).data, { ok: true });
+    });
+  });
+
+  describe('time limit', () => {
+    it('stops an infinite loop within about the limit and keeps the codec usable', () => {
+      const codec = createCodec('function decodeUplink(i) { while (i.fPort === 9) {} return { data: { port: i.fPort } }; }', { timeout: 50 });
+      const started = Date.now();
+      const r = codec.decodeUplink({ bytes: [], fPort: 9 });
+      const took = Date.now() - started;
+      assert.equal(r.error?.kind, 'timeout');
+      assert.deepEqual(r.errors, ['the script did not finish within 50 ms']);
+      assert.ok(took >= 50 && took < 100 + 200, `took ${took} ms`);
+      assert.deepEqual(codec.decodeUplink({ bytes: [], fPort: 1 }).data, { port: 1 });
+    });
+
+    it('blames exactly the runaway message of a batch; the others keep their results', () => {
+      const codec = createCodec(
+        'function decodeUplink(i) { if (i.fPort === 9) for (;;) {} if (i.fPort === 8) throw new Error("bad"); return { data: { port: i.fPort } }; }',
+        { timeout: 40 },
+      );
+      const results = codec.decodeUplinkBatch([1, 9, 2, 8, 3, 9, 4].map((fPort) => ({ bytes: [], fPort })));
+      assert.deepEqual(
+        results.map((r) => r.data?.port ?? r.error?.kind),
+        [1, 'timeout', 2, 'runtime', 3, 'timeout', 4],
+      );
+    });
+
+    it('never blocks the event loop for much longer than twice the limit (queued decodes)', async () => {
+      const timeout = 100;
+      const codec = createCodec('function decodeUplink(i) { if (i.fPort === 9) for (;;) {} return { data: { port: i.fPort } }; }', { timeout });
+      let last = Date.now();
+      let longestGap = 0;
+      const ticker = setInterval(() => {
+        const now = Date.now();
+        longestGap = Math.max(longestGap, now - last);
+        last = now;
+      }, 1);
+      try {
+        const ports = [1, 9, 2, 9, 9, 3];
+        const results = await Promise.all(ports.map((fPort) => codec.decodeUplinkQueued({ bytes: [], fPort })));
+        assert.deepEqual(results.map((r) => r.data?.port ?? r.error?.kind), [1, 'timeout', 2, 'timeout', 'timeout', 3]);
+      } finally {
+        clearInterval(ticker);
+      }
+      assert.ok(longestGap <= 2 * timeout + 50, `event loop blocked for ${longestGap} ms`);
+    });
+
+    it('includes microtasks a script leaves behind in the protected run', () => {
+      const codec = createCodec('function decodeUplink(i) { Promise.resolve().then(function () { for (;;) {} }); return { data: { ok: 1 } }; }', { timeout: 30 });
+      const r = codec.decodeUplink({ bytes: [] });
+      assert.deepEqual(r.data, { ok: 1 });
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { ok: 1 });
+    });
+  });
+
+  describe('output checks', () => {
+    it('rejects uplink output that is not a JSON object', () => {
+      const cases: Array<[string, RegExp]> = [
+        ['return { data: 5 };', /^data must be an object, got a number$/],
+        ['return { data: [1, 2] };', /^data must be an object, got an array$/],
+        ['return { data: null };', /^data must be an object, got null$/],
+        ['return {};', /^data must be an object, got nothing$/],
+        ['return 42;', /^decodeUplink must return an object like \{ data: \{\.\.\.\} \}, got number$/],
+        ['return { data: { t: NaN } };', /^data\.t is NaN, which JSON cannot represent$/],
+        ['return { data: { list: [1, Infinity] } };', /^data\.list\[1\] is Infinity/],
+        ['return { data: { n: 10n } };', /^data\.n is a bigint/],
+        ['return { data: { f: function () {} } };', /^data\.f is a function/],
+        ['var o = {}; o.self = o; return { data: o };', /nested more than 64 levels deep/],
+        ['return { data: {}, warnings: "one" };', /^warnings must be an array of strings$/],
+      ];
+      for (const [body, expected] of cases) {
+        const r = decodeWith(body);
+        assert.equal(r.error?.kind, 'output', body);
+        assert.match(r.errors[0], expected, body);
+      }
+      assert.match(createCodec('function Decoder() { return "text"; }').decodeUplink({ bytes: [] }).errors[0], /^data must be an object, got a string$/);
+    });
+
+    it('rejects huge output', () => {
+      assert.deepEqual(decodeWith('return { data: { s: "x".repeat(2 * 1024 * 1024) } };').errors, ['output is too large']);
+      assert.deepEqual(decodeWith('return { data: { a: new Array(2000000).fill(1) } };').errors, ['output is too large']);
+      const small = createCodec('function decodeUplink() { return { data: { s: "x".repeat(100) } }; }', { maxOutputSize: 50 });
+      assert.deepEqual(small.decodeUplink({ bytes: [] }).errors, ['output is too large']);
+    });
+
+    it('turns undefined inside results into null, as TTS does', () => {
+      const r = decodeWith('return { data: { a: undefined, list: [1, undefined], nested: { b: undefined } } };');
+      assert.deepEqual(r.data, { a: null, list: [1, null], nested: { b: null } });
+    });
+
+    it('copies output through getters and toJSON inside the protected run', () => {
+      const r = decodeWith('var d = { get v() { return 7; }, when: new Date(0) }; return { data: d };');
+      assert.deepEqual(r.data, { v: 7, when: '1970-01-01T00:00:00.000Z' });
+      const slow = createCodec('function decodeUplink() { return { data: { get v() { for (;;) {} } } }; }', { timeout: 30 });
+      assert.equal(slow.decodeUplink({ bytes: [] }).error?.kind, 'timeout');
+    });
+
+    it('validates downlink bytes and fPort', () => {
+      const enc = (body: string) => createCodec(`function encodeDownlink(input) { ${body} }`).encodeDownlink({ data: {} });
+      assert.match(enc('return { bytes: [1, 300] };').errors[0], /^bytes\[1\] is 300, not a byte/);
+      assert.match(enc('return { bytes: "AQ==" };').errors[0], /^bytes must be an array of bytes, got string$/);
+      assert.match(enc('return { bytes: [1], fPort: 1.5 };').errors[0], /^fPort must be an integer 1\.\.223/);
+      assert.deepEqual(enc('return { bytes: new Uint8Array([1, 2]) };').bytes, [1, 2]);
+      assert.deepEqual(enc('return { bytes: Buffer.from("AQoU", "base64"), fPort: 3 };').bytes, [1, 10, 20]);
+    });
+
+    it('rejects Promise results without an unhandled rejection', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const asyncCodec = createCodec('async function decodeUplink(input) { throw new Error("async boom"); }');
+        const r = asyncCodec.decodeUplink({ bytes: [] });
+        assert.deepEqual(r.errors, ['decodeUplink returned a Promise; codec functions must be synchronous']);
+        assert.equal(r.error?.kind, 'output');
+        const plugin = createCodec('module.exports.uplink = async function (p) { return { a: 1 }; };');
+        assert.match(plugin.decodeUplink({ bytes: [] }).errors[0], /uplink returned a Promise/);
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      assert.deepEqual(unhandled, []);
+    });
+  });
+
+  describe('sandbox boundaries (vm is not a security boundary; these are the doors it can close)', () => {
+    it('has no require, process, module loading, timers or network', () => {
+      const r = decodeWith(
+        'return { data: { require: typeof require, process: typeof process, setTimeout: typeof setTimeout, setInterval: typeof setInterval, setImmediate: typeof setImmediate, queueMicrotask: typeof queueMicrotask, fetch: typeof fetch, importScripts: typeof importScripts } };',
+      );
+      assert.deepEqual(r.data, { require: 'undefined', process: 'undefined', setTimeout: 'undefined', setInterval: 'undefined', setImmediate: 'undefined', queueMicrotask: 'undefined', fetch: 'undefined', importScripts: 'undefined' });
+      assert.match(decodeWith('return { data: { env: process.env } };').errors[0], /^ReferenceError: process is not defined/);
+      assert.match(decodeWith('return { data: { fs: require("fs") } };').errors[0], /^ReferenceError: require is not defined/);
+    });
+
+    it('blocks the constructor-chain escapes to the host realm', () => {
+      const attempts = [
+        'this.constructor.constructor("return process")()',
+        '(function () { return this; })().constructor.constructor("return process")()',
+        'globalThis.constructor.constructor("return process")()',
+        'Buffer.constructor.constructor("return process")()',
+        'Buffer.from([1]).constructor.constructor("return process")()',
+        'console.log.constructor("return process")()',
+        'input.constructor.constructor("return process")()',
+        'input.bytes.constructor.constructor("return process")()',
+        'Object.getPrototypeOf(input).constructor.constructor("return process")()',
+        'new TextEncoder().encode("x").constructor.constructor("return process")()',
+        '(function () { try { null.x; } catch (e) { return e; } })().constructor.constructor("return process")()',
+      ];
+      for (const attempt of attempts) {
+        const r = decodeWith(`var p = ${attempt}; return { data: { escaped: typeof p } };`);
+        assert.equal(r.data, undefined, `escaped with: ${attempt}`);
+        assert.match(r.errors[0], /^ReferenceError: process is not defined/, attempt);
+      }
+    });
+
+    it('does not let a script call the runner itself', () => {
+      const r = decodeWith('__ttsRun(); return { data: {} };');
+      assert.match(r.errors[0], /not callable from a script/);
+      assert.deepEqual(decodeWith('__ttsRun = null; return { data: { t: typeof __ttsRun } };').data, { t: 'function' });
+    });
+
+    it('hands the script a copy of its input (TTS passes a copy of the bytes)', () => {
+      const codec = createCodec('function decodeUplink(input) { input.bytes[0] = 99; input.extra.x = 1; return { data: { b: input.bytes[0] } }; }');
+      const input = { bytes: [1, 2], fPort: 1, extra: { x: 0 } };
+      assert.deepEqual(codec.decodeUplink(input).data, { b: 99 });
+      assert.deepEqual(input, { bytes: [1, 2], fPort: 1, extra: { x: 0 } });
+    });
+
+    it('passes the input object as given, keys beside data and fPort included', () => {
+      const codec = createCodec('function encodeDownlink(input) { return { bytes: [input.data.v, input.confirmed ? 1 : 0, input.meta.n], fPort: input.fPort }; }');
+      assert.deepEqual(codec.encodeDownlink({ data: { v: 5 }, fPort: 12, confirmed: true, meta: { n: 3 } }).bytes, [5, 1, 3]);
+    });
+
+    it('gives clear errors for bad input instead of crashing', () => {
+      const codec = createCodec('function decodeUplink(i) { return { data: {} }; }');
+      assert.throws(() => codec.decodeUplink(null as never), /codec input must be an object/);
+      assert.throws(() => codec.decodeUplink({ bytes: 'AQ==' as never }), /input.bytes must be an array of bytes/);
+      assert.throws(() => codec.encodeDownlink(7 as never), /codec input must be an object/);
+    });
+  });
+
+  describe('TTS evaluates the script afresh for every message', () => {
+    const counter = 'var calls = 0;\nfunction decodeUplink(input) { calls++; return { data: { calls: calls } }; }';
+
+    it('resets top-level state between messages, also within one batch', () => {
+      const codec = createCodec(counter);
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { calls: 1 });
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { calls: 1 });
+      assert.deepEqual(codec.decodeUplinkBatch([{ bytes: [] }, { bytes: [] }, { bytes: [] }]).map((r) => r.data), [{ calls: 1 }, { calls: 1 }, { calls: 1 }]);
+    });
+
+    it('keeps state across messages when freshScope is false', () => {
+      const codec = createCodec(counter, { freshScope: false });
+      assert.deepEqual(codec.decodeUplinkBatch([{ bytes: [] }, { bytes: [] }]).map((r) => r.data), [{ calls: 1 }, { calls: 2 }]);
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { calls: 3 });
+    });
+
+    it('clears implicit globals between protected runs', () => {
+      const codec = createCodec('function decodeUplink(input) { var seen = typeof leaked; leaked = 1; return { data: { seen: seen } }; }');
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { seen: 'undefined' });
+      assert.deepEqual(codec.decodeUplink({ bytes: [] }).data, { seen: 'undefined' });
+    });
+  });
+});
+
+describe('codec engine: promise rejections left behind by a script', () => {
+  it('never crash the process and are reported to the codec (checked in a separate Node process)', async () => {
+    const { execFile } = await import('node:child_process');
+    const entry = require.resolve('../../src/codec');
+    const program = `
+      const { createCodec } = require(${JSON.stringify(entry)});
+      const reported = [];
+      const codec = createCodec('function decodeUplink(i) { Promise.reject(new Error("left behind")); import("fs"); return { data: { ok: 1 } }; }', { onAsyncError: (m) => reported.push(m) });
+      const r = codec.decodeUplink({ bytes: [] });
+      setTimeout(() => { console.log(JSON.stringify({ data: r.data, reported })); }, 50);
+    `;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['-e', program], { timeout: 10000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+    const parsed = JSON.parse(out) as { data: unknown; reported: string[] };
+    assert.deepEqual(parsed.data, { ok: 1 });
+    assert.deepEqual(parsed.reported, [
+      'unhandled promise rejection in the script: Error: left behind',
+      'unhandled promise rejection in the script: TypeError: A dynamic import callback was not specified.',
+    ]);
+  });
+
+  it('leave a host rejection crashing the process as Node does by default', async () => {
+    const { execFile } = await import('node:child_process');
+    const entry = require.resolve('../../src/codec');
+    const program = `
+      const { createCodec } = require(${JSON.stringify(entry)});
+      createCodec('function decodeUplink() { return { data: {} }; }');
+      Promise.reject(new Error('host bug'));
+    `;
+    const code = await new Promise<number | null>((resolve) => {
+      execFile(process.execPath, ['-e', program], { timeout: 10000 }, (err) => resolve(err ? (err as { code?: number }).code ?? -1 : 0));
+    });
+    assert.equal(code, 1);
+  });
+});

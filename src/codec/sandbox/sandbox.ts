@@ -78,6 +78,8 @@ export class CodecSandbox {
   private readonly trampoline: vm.Script;
   private readonly userLines: number;
   private job: SandboxJob | null = null;
+  /** The sandbox realm's Array (recognising its arrays without a cross-realm builtin call). */
+  private readonly realm: { Array: unknown; Object: unknown };
   private jobTaken = false;
   private loaded: string[] = [];
   private loadError: CodecError | undefined;
@@ -103,7 +105,10 @@ export class CodecSandbox {
       takeJob: () => this.takeJob(),
       exportResult: (index: number, status: 'ok' | 'error', value: unknown, logs: string[] | null) =>
         this.exportResult(index, status, value, logs),
+      Array,
+      Date,
     });
+    this.realm = { Array: vm.runInContext('Array', this.context) as unknown, Object: vm.runInContext('Object', this.context) as unknown };
     this.trampoline = new vm.Script('__ttsRun()', { filename: 'tts-codec-runner' });
 
     const factory = this.compile(source);
@@ -158,17 +163,17 @@ export class CodecSandbox {
     const job = this.job;
     if (!job) return;
     if (job.runner.op === 'load') {
-      if (status === 'ok') this.loaded = exportStringList(value, 'functions', { remaining: 10_000 });
+      if (status === 'ok') this.loaded = exportStringList(value, 'functions', { remaining: 10_000, realm: this.realm });
       else this.loadError = this.errorFromSandbox(value);
       return;
     }
     let copiedLogs: string[] = [];
-    if (logs !== null) copiedLogs = exportStringList(logs, 'logs', { remaining: Number.MAX_SAFE_INTEGER });
+    if (logs !== null) copiedLogs = exportStringList(logs, 'logs', { remaining: Number.MAX_SAFE_INTEGER, realm: this.realm });
     if (status === 'error') {
       job.results[index] = this.failure(this.errorFromSandbox(value), copiedLogs);
       return;
     }
-    const budget: ExportBudget = { remaining: this.options.maxOutputSize };
+    const budget: ExportBudget = { remaining: this.options.maxOutputSize, realm: this.realm };
     try {
       job.results[index] = this.shape(job.op, value as Record<string, unknown>, budget, copiedLogs);
     } catch (err) {

@@ -27,5 +27,5 @@ export class StoreInputError extends Error {
 /** Error text safe for status and logs: connection strings never appear in it. */
 export function describeError(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/postgres(?:ql)?:\/\/[^\s"']*/gi, 'postgres://…');
+  return text.replace(/postgres(?:ql)?:\/\/[^\s"']+/gi, 'postgres://…');
 }

@@ -8,3 +8,4 @@ export * from './errors';
 export * from './lifecycle-tracker';
 export * from './raw-payload';
 export * from './settings';
+export * from './encode-preview';

@@ -1,0 +1,175 @@
+import type { Node, NodeMessage } from 'node-red';
+import type { NodeAPI } from '../shared/red-types';
+import { needsPermission } from '../shared/red-types';
+import { onClose, onInput } from '../shared/input';
+import { StatusReporter } from '../shared/status';
+import {
+  DownlinkEncoder,
+  DownlinkLifecycleTracker,
+  DownlinkSender,
+  previewEncode,
+  type DownlinkMessage,
+  type LifecycleReport,
+  type RawFormat,
+} from '../../src/downlink';
+import { profileRegistry } from '../../src/profile/profile-registry';
+import { downlinkTargets } from '../../src/tts/downlink-targets';
+import { ttsMessageBus } from '../../src/tts/message-bus';
+import type { RetryPolicy } from '../../src/tts/api/retry';
+import { TtsApiError } from '../../src/tts/api/errors';
+import type { TtsStoreNode } from '../tts-store/types';
+import type { TtsDownlinkDef } from './types';
+
+const DEFAULT_OUTCOME_TIMEOUT_S = 600;
+
+function positive(value: unknown, fallback: number): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+/** Partial retry policy from settings.js (`ttsDownlinkRetry`), numbers only. */
+function retrySetting(value: unknown): Partial<RetryPolicy> | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const out: Partial<RetryPolicy> = {};
+  for (const key of ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'] as const) {
+    const n = (value as Record<string, unknown>)[key];
+    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) out[key] = key === 'maxAttempts' ? Math.max(1, Math.floor(n)) : n;
+  }
+  return out;
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+/** The second output's message for one lifecycle step. */
+function outcomeMessage(r: LifecycleReport): NodeMessage {
+  const d = r.downlink;
+  const payload: Record<string, unknown> = {
+    event: r.event,
+    final: r.final,
+    correlationId: d.correlationId,
+    applicationId: d.applicationId,
+    deviceId: d.deviceId,
+    ...(d.device ? { device: d.device } : {}),
+    fPort: d.fPort,
+    confirmed: d.confirmed,
+    priority: d.priority,
+    queue: d.queue,
+    ...(r.fCnt !== undefined ? { fCnt: r.fCnt } : {}),
+    ...(r.attempt !== undefined ? { attempt: r.attempt } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    requestedAt: new Date(d.requestedAt).toISOString(),
+    at: new Date(r.at).toISOString(),
+    elapsedMs: r.elapsedMs,
+    timeline: r.timeline,
+  };
+  return {
+    ...(d.msgid ? { _msgid: d.msgid } : {}),
+    topic: `${d.applicationId}/${d.deviceId}/downlink_${r.event}`,
+    payload,
+    ...(r.envelope ? { tts: r.envelope } : {}),
+  } as NodeMessage;
+}
+
+export = (RED: NodeAPI): void => {
+  function TtsDownlink(this: Node, config: TtsDownlinkDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(this);
+    const settings = RED.settings as unknown as Record<string, unknown>;
+    const storeNode = config.store ? (RED.nodes.getNode(config.store) as TtsStoreNode | null) : null;
+    const report = config.report === 'final' ? 'final' : 'all';
+    const inFlight = new Set<AbortController>();
+
+    const tracker = new DownlinkLifecycleTracker({
+      timeoutMs: positive(config.outcomeTimeout, DEFAULT_OUTCOME_TIMEOUT_S) * 1000,
+      onReport: (r) => {
+        const where = `${r.downlink.deviceId}`;
+        const text = RED._(`tts-downlink.status.${r.event}`, { device: where, time: seconds(r.elapsedMs) });
+        if (r.event === 'failed') status.error(text);
+        else if (r.event === 'nack' || r.event === 'unconfirmed') status.waiting(text);
+        else if (r.final) status.ok(text);
+        else status.working(text);
+        if (report === 'all' || r.final) node.send([null, outcomeMessage(r)]);
+      },
+    });
+    const unsubscribe = ttsMessageBus.subscribe((envelope) => {
+      tracker.handle(envelope);
+    });
+
+    let encoder: DownlinkEncoder | undefined;
+    let configError: string | undefined;
+    try {
+      encoder = new DownlinkEncoder({
+        codec: config.codec ?? 'script',
+        script: config.script ?? '',
+        rawFormat: (config.rawFormat ?? 'auto') as RawFormat,
+        timeout: positive(config.timeout, positive(settings.ttsDownlinkEncodeTimeout, 100)),
+        filename: `tts-downlink-${this.id}.js`,
+        onAsyncError: (message) => node.warn(RED._('tts-downlink.warn.async', { error: message })),
+      });
+    } catch (err) {
+      configError = (err as Error).message;
+    }
+    if (config.store && !storeNode?.registry) {
+      configError ??= RED._('tts-downlink.errors.store', { error: storeNode?.configError ?? RED._('tts-downlink.errors.store-missing') });
+    }
+    if (configError) {
+      this.error(RED._('tts-downlink.errors.config', { error: configError }));
+      status.error(RED._('tts-downlink.status.config'));
+    }
+
+    const sender = encoder
+      ? new DownlinkSender({
+          profiles: profileRegistry,
+          targets: downlinkTargets,
+          ...(storeNode?.registry ? { registry: storeNode.registry } : {}),
+          encoder,
+          tracker,
+          fallbackProfileId: config.profile || undefined,
+          configuredDevice: config.device,
+          requestTimeoutMs: positive(settings.ttsDownlinkRequestTimeout, 10_000),
+          retry: retrySetting(settings.ttsDownlinkRetry),
+          onRetry: (info) => status.waiting(RED._('tts-downlink.status.retry', { attempt: info.attempt + 1, reason: info.reason })),
+        })
+      : undefined;
+
+    onInput(this, async (msg, send) => {
+      if (!sender) throw new Error(RED._('tts-downlink.errors.config', { error: configError ?? '' }));
+      const controller = new AbortController();
+      inFlight.add(controller);
+      status.working(RED._('tts-downlink.status.sending'));
+      try {
+        const result = await sender.send(msg as DownlinkMessage, controller.signal);
+        for (const warning of result.warnings) node.warn(RED._('tts-downlink.warn.script', { warning }));
+        if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
+        status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
+        (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        send([msg as NodeMessage, null]);
+      } catch (err) {
+        status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));
+        throw err;
+      } finally {
+        inFlight.delete(controller);
+      }
+    });
+
+    onClose(this, () => {
+      unsubscribe();
+      tracker.close();
+      for (const controller of inFlight) controller.abort();
+      inFlight.clear();
+      status.close();
+    });
+  }
+
+  RED.nodes.registerType('tts-downlink', TtsDownlink as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+
+  // The edit dialog's test tool: runs the encoder on sample data. It runs user code, hence .write.
+  RED.httpAdmin.post('/tts/downlink/encode', needsPermission(RED, 'tts-downlink.write'), (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const result = previewEncode(body);
+    res.status(result.ok ? 200 : 400).json(result);
+  });
+};

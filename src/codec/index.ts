@@ -14,3 +14,8 @@ export type {
   ScriptForm,
   UplinkInput,
 } from './types';
+export { UplinkDecoder, uplinkInputFromMessage, isDecoderMode, DECODER_MODES } from './uplink-decoder';
+export type { DecoderMode, DecodeOutcome, DecodableMessage, UplinkDecoderOptions } from './uplink-decoder';
+export { runCodecTest, CodecTestRequestError } from './test-tool';
+export type { CodecTestRequest, CodecTestResponse } from './test-tool';
+export { PayloadInputError, bytesFromValue, bytesFromText } from './payload-input';

@@ -1,0 +1,141 @@
+import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Request, Response } from 'express';
+import type { TtsUplinkDecodeDef } from './types';
+import { needsPermission, type NodeAPI } from '../shared/red-types';
+import { onClose, onInput } from '../shared/input';
+import { StatusReporter } from '../shared/status';
+import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from '../../src/codec/create-codec';
+import { PayloadInputError } from '../../src/codec/payload-input';
+import { CodecTestRequestError, runCodecTest } from '../../src/codec/test-tool';
+import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
+import type { UplinkInput } from '../../src/codec/types';
+
+/** What the "last uplink received by this node" button gets. */
+interface LastUplink {
+  base64: string;
+  fPort: number;
+  receivedAt?: string;
+  decodedPayload?: Record<string, unknown>;
+  message?: unknown;
+}
+
+/** Node setting → RED.settings.ttsUplinkDecodeTimeout → 100 ms (TTS's own limit). */
+function resolveTimeout(configured: unknown, setting: unknown): number {
+  for (const candidate of [configured, setting]) {
+    if (candidate === undefined || candidate === null || candidate === '') continue;
+    const n = Number(candidate);
+    if (Number.isFinite(n) && n >= 1 && n <= MAX_TIMEOUT_MS) return n;
+  }
+  return DEFAULT_TIMEOUT_MS;
+}
+
+function describeLine(line: number | undefined): string {
+  return line === undefined ? '' : ` @${line}`;
+}
+
+export = (RED: NodeAPI): void => {
+  const lastUplinks = new Map<string, LastUplink>();
+  const settingTimeout = (): unknown => (RED.settings as unknown as Record<string, unknown>).ttsUplinkDecodeTimeout;
+
+  function TtsUplinkDecode(this: Node, config: TtsUplinkDecodeDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const status = new StatusReporter(node);
+    const mode = isDecoderMode(config.codec) ? config.codec : 'auto';
+    const timeout = resolveTimeout(config.timeout, settingTimeout());
+    const decoder = new UplinkDecoder({
+      mode,
+      script: typeof config.script === 'string' ? config.script : '',
+      timeout,
+      filename: `tts-uplink-decode-${node.id}.js`,
+      onAsyncError: (message) => node.warn(RED._('tts-uplink-decode.warn.async', { error: message })),
+    });
+    let decoded = 0;
+    let failed = 0;
+
+    if (decoder.loadError) {
+      node.error(RED._('tts-uplink-decode.errors.load', { error: decoder.loadError.message }));
+      status.error(RED._('tts-uplink-decode.status.script-error') + describeLine(decoder.loadError.codecError.line));
+    }
+
+    const counts = (): string => RED._('tts-uplink-decode.status.counts', { decoded, failed });
+
+    onInput(node, async (msg: NodeMessageInFlow, send) => {
+      const message = msg as NodeMessageInFlow & DecodableMessage & { decodeWarnings?: string[] };
+      // `reason` is the engine's own text (with the script line); `text` wraps it for the log.
+      const fail = (text: string, reason: string, detail: Record<string, unknown>): Error => {
+        failed += 1;
+        status.error(counts());
+        // The second output gets a copy with the reason; Catch nodes get the message as it came.
+        const copy = RED.util.cloneMessage(msg) as NodeMessage & { error?: unknown };
+        copy.error = { message: reason, source: { id: node.id, type: 'tts-uplink-decode', name: config.name }, ...detail };
+        send([null, copy]);
+        return new Error(text);
+      };
+
+      let input: UplinkInput;
+      try {
+        input = uplinkInputFromMessage(message);
+      } catch (err) {
+        if (err instanceof PayloadInputError) throw fail(RED._('tts-uplink-decode.errors.input', { error: err.message }), err.message, { kind: 'input' });
+        throw err;
+      }
+      lastUplinks.set(node.id, {
+        base64: Buffer.from(input.bytes as number[]).toString('base64'),
+        fPort: input.fPort ?? 0,
+        ...(input.recvTime ? { receivedAt: input.recvTime.toISOString() } : {}),
+        ...(input.decodedPayload ? { decodedPayload: input.decodedPayload } : {}),
+        ...(input.message ? { message: input.message } : {}),
+      });
+
+      const outcome = await decoder.decode(input);
+      for (const line of outcome.logs) node.log(line);
+      if (outcome.errors.length > 0 || !outcome.data) {
+        const error = outcome.error ?? { kind: 'script', message: outcome.errors.join('; ') };
+        const reason = outcome.errors.join('; ');
+        throw fail(RED._('tts-uplink-decode.errors.decode', { error: reason }), reason, {
+          kind: error.kind,
+          ...(error.line === undefined ? {} : { line: error.line }),
+          ...(error.column === undefined ? {} : { column: error.column }),
+          decoder: outcome.decoder,
+        });
+      }
+      message.payload = outcome.data;
+      if (message.tts && typeof message.tts === 'object') message.tts.decodeWarnings = outcome.warnings;
+      else message.decodeWarnings = outcome.warnings;
+      decoded += 1;
+      if (failed > 0) status.error(counts());
+      else status.ok(counts());
+      send([msg, null]);
+    });
+
+    onClose(node, (removed) => {
+      status.close();
+      if (removed) lastUplinks.delete(node.id);
+    });
+  }
+
+  RED.nodes.registerType('tts-uplink-decode', TtsUplinkDecode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+    settings: { ttsUplinkDecodeTimeout: { value: DEFAULT_TIMEOUT_MS, exportable: true } },
+  });
+
+  // The edit dialog's test tool: runs the dialog's current script through the same engine.
+  // It runs user code, so it needs write permission.
+  RED.httpAdmin.post('/tts/codec/test', needsPermission(RED, 'tts-uplink-decode.write'), (req: Request, res: Response) => {
+    try {
+      res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, resolveTimeout(undefined, settingTimeout())));
+    } catch (err) {
+      if (err instanceof CodecTestRequestError) res.status(400).json({ error: err.message });
+      else res.status(500).json({ error: (err as Error).message });
+    }
+  });
+
+  RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {
+    const last = lastUplinks.get(String(req.params.id));
+    if (!last) {
+      res.status(404).json({ error: RED._('tts-uplink-decode.test.no-uplink') });
+      return;
+    }
+    res.json(last);
+  });
+};

@@ -49,6 +49,8 @@ export interface StoreBackend {
   markOffline(now: number): Promise<DeviceRecord[]>;
 
   ensureBucket(id: string, device: string | undefined, at: number): Promise<number>;
+  /** Creates the missing buckets of a batch in one transaction; returns every id's key. */
+  ensureBuckets(ids: string[], at: number): Promise<Map<string, number>>;
   getBucket(id: string): Promise<(BucketRecord & { key: number }) | undefined>;
   listBuckets(): Promise<BucketRecord[]>;
   bucketStats(id: string): Promise<BucketStats | undefined>;

@@ -254,6 +254,16 @@ export class PostgresBackend implements StoreBackend {
     }
   }
 
+  async ensureBuckets(ids: string[], at: number): Promise<Map<string, number>> {
+    const r = await this.db.query<{ key: number; id: string }>(
+      `INSERT INTO tts_buckets (id, created_at) SELECT id, $2 FROM unnest($1::text[]) AS t(id)
+       ON CONFLICT (id) DO UPDATE SET id = excluded.id
+       RETURNING key, id`,
+      [ids, at],
+    );
+    return new Map(r.rows.map((row) => [row.id, Number(row.key)]));
+  }
+
   async getBucket(id: string): Promise<(BucketRecord & { key: number }) | undefined> {
     const r = await this.db.query<BucketRow>('SELECT * FROM tts_buckets WHERE id = $1', [id]);
     return r.rows[0] ? bucketFromRow(r.rows[0]) : undefined;

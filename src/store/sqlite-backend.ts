@@ -49,6 +49,8 @@ export class SqliteBackend implements StoreBackend {
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       db.pragma('cache_size = -65536');
+      // Fewer, larger checkpoints: batches touch many index pages at once.
+      db.pragma('wal_autocheckpoint = 10000');
       migrate(db, targetVersion);
     } catch (err) {
       db.close();
@@ -156,6 +158,13 @@ export class SqliteBackend implements StoreBackend {
   async ensureBucket(id: string, device: string | undefined, at: number): Promise<number> {
     const db = this.conn;
     return db.transaction(() => upsertBucket(db, id, device, at)).immediate();
+  }
+
+  async ensureBuckets(ids: string[], at: number): Promise<Map<string, number>> {
+    const db = this.conn;
+    return db
+      .transaction(() => new Map(ids.map((id) => [id, upsertBucket(db, id, undefined, at)])))
+      .immediate();
   }
 
   async getBucket(id: string): Promise<(BucketRecord & { key: number }) | undefined> {

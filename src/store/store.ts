@@ -24,7 +24,7 @@ import {
 export interface StoreOptions {
   /** Readings waiting for the store, at most (default 10,000). Past it, writes fail with QueueFullError. */
   maxQueue?: number;
-  /** Readings per transaction, at most (default 1,000). */
+  /** Readings per transaction, at most (default 5,000). */
   batchSize?: number;
   /** First and longest wait between reconnect attempts, ms (default 500 and 30,000). */
   retryMin?: number;
@@ -112,7 +112,7 @@ export class TtsStore extends EventEmitter {
   ) {
     super();
     this.maxQueue = options.maxQueue ?? 10_000;
-    this.batchSize = options.batchSize ?? 1_000;
+    this.batchSize = options.batchSize ?? 5_000;
     this.retryMin = options.retryMin ?? 500;
     this.retryMax = options.retryMax ?? 30_000;
     this.retentionInterval = options.retentionInterval ?? 60_000;
@@ -320,16 +320,19 @@ export class TtsStore extends EventEmitter {
   }
 
   private async encodeKeys(batch: PendingReading[]): Promise<EncodedReading[]> {
-    const rows: EncodedReading[] = [];
-    for (const p of batch) {
-      let key = this.bucketKeys.get(p.bucket);
-      if (key === undefined) {
-        key = await this.backend.ensureBucket(p.bucket, undefined, Date.now());
-        this.bucketKeys.set(p.bucket, key);
-      }
-      rows.push({ bucketKey: key, ts: p.ts, fCnt: p.fCnt, fPort: p.fPort, data: p.data, radio: p.radio });
+    // Sorted, so two instances creating the same buckets lock them in the same order.
+    const missing = [...new Set(batch.filter((p) => !this.bucketKeys.has(p.bucket)).map((p) => p.bucket))].sort();
+    if (missing.length > 0) {
+      for (const [id, key] of await this.backend.ensureBuckets(missing, Date.now())) this.bucketKeys.set(id, key);
     }
-    return rows;
+    return batch.map((p) => ({
+      bucketKey: this.bucketKeys.get(p.bucket)!,
+      ts: p.ts,
+      fCnt: p.fCnt,
+      fPort: p.fPort,
+      data: p.data,
+      radio: p.radio,
+    }));
   }
 
   /** One page of readings. Unknown buckets are an error (a typo should not look like "no data"). */

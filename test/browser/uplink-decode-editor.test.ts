@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import type { BrowserContext, Page } from 'playwright-core';
+import { NodeRedProcess } from '../helpers/node-red-process';
+import { openEditDialog, openNodeRedEditor, sharedBrowser, typeIntoMonaco, watchPageErrors } from '../helpers/browser';
+
+const TAB = 'codec-tab';
+const DECODE = 'codec-decode-node';
+const INJECT = 'codec-inject-node';
+
+const DEPLOYED_SCRIPT = 'function decodeUplink(input) { console.log("decoded port " + input.fPort); return { data: {} }; }';
+
+const SCRIPT = [
+  'function decodeUplink(input) {',
+  '  var b = input.bytes;',
+  '  console.log("got " + b.length + " bytes");',
+  '  return { data: { temperature: ((b[1] << 24 >> 16) | b[0]) / 100, port: input.fPort } };',
+  '}',
+].join('\n');
+
+/** The text of the open dialog's Monaco editor (the dialog keeps it on the node being edited). */
+function editorValue(page: Page): Promise<string> {
+  return page.evaluate((id) => {
+    const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getValue(): string } } } } }).RED;
+    return red.nodes.node(id).editor.getValue();
+  }, DECODE);
+}
+
+describe('tts-uplink-decode edit dialog in a real browser', function () {
+  this.timeout(90_000);
+  let red: NodeRedProcess;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+
+  before(async () => {
+    red = new NodeRedProcess({
+      flows: [
+        { id: TAB, type: 'tab', label: 'codec' },
+        { id: DECODE, type: 'tts-uplink-decode', z: TAB, name: '', codec: 'script', script: DEPLOYED_SCRIPT, timeout: '', x: 300, y: 100, wires: [[], []] },
+        // Sends a message the node records as its last uplink (bytes 34 08 10 17 on port 7).
+        { id: INJECT, type: 'inject', z: TAB, name: '', props: [{ p: 'payload' }, { p: 'fPort', v: '7', vt: 'num' }], payload: '[52,8,16,23]', payloadType: 'json', repeat: '', once: false, x: 100, y: 100, wires: [[DECODE]] },
+      ],
+    });
+    await red.start();
+    context = await (await sharedBrowser()).newContext();
+    page = await context.newPage();
+    problems = watchPageErrors(page);
+    await openNodeRedEditor(page, red.baseUrl);
+  });
+
+  after(async () => {
+    await context?.close();
+    await red?.stop();
+  });
+
+  it('edits a script in Monaco, runs it with the test tool and shows output, console and time', async () => {
+    await openEditDialog(page, DECODE);
+    const editor = page.locator('#node-input-script-editor .monaco-editor');
+    await editor.waitFor({ state: 'visible' });
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await typeIntoMonaco(page, SCRIPT);
+    assert.equal(await editorValue(page), SCRIPT);
+
+    await page.selectOption('#node-tts-test-direction', 'uplink');
+    await page.selectOption('#node-tts-test-format', 'hex');
+    await page.fill('#node-tts-test-input', '34 08 10 17');
+    await page.fill('#node-tts-test-fport', '5');
+    await page.click('#node-tts-test-run');
+    const output = page.locator('#node-tts-test-output');
+    await output.locator('.tts-test-took').waitFor();
+    const text = await output.innerText();
+    assert.match(text, /"temperature": 21/);
+    assert.match(text, /"port": 5/);
+    assert.match(text, /got 4 bytes/);
+    assert.match(text, /took \d+\.\d{3} ms · tts/);
+  });
+
+  it('shows a runtime error with its line number', async () => {
+    const editor = page.locator('#node-input-script-editor .monaco-editor');
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await typeIntoMonaco(page, 'function decodeUplink(input) {\n  var missing = null;\n  return { data: missing.value };\n}');
+    await page.click('#node-tts-test-run');
+    const errors = page.locator('#node-tts-test-output .tts-test-errors');
+    await errors.waitFor();
+    assert.match(await errors.innerText(), /TypeError: Cannot read properties of null \(reading 'value'\) \(line 3, column \d+\)/);
+  });
+
+  it('loads the last uplink the deployed node received into the test input', async () => {
+    const from = red.logs.length;
+    const res = await fetch(red.adminUrl(`/inject/${INJECT}`), { method: 'POST' });
+    assert.equal(res.status, 200);
+    // The deployed script logs once the node has taken the message in (and recorded it).
+    await red.waitForLog(/decoded port 7/, from);
+    await page.click('#node-tts-test-last');
+    await page.waitForFunction(() => (document.querySelector('#node-tts-test-input') as HTMLTextAreaElement).value === 'NAgQFw==');
+    assert.equal(await page.inputValue('#node-tts-test-fport'), '7');
+    assert.equal(await page.inputValue('#node-tts-test-format'), 'base64');
+  });
+
+  it('saves the script into the node when the dialog is closed with Done', async () => {
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    const saved = await page.evaluate((id) => (window as unknown as { RED: { nodes: { node(id: string): { script: string; noerr: number } } } }).RED.nodes.node(id), DECODE);
+    assert.match(saved.script, /missing\.value/);
+    assert.equal(Number(saved.noerr), 0);
+    assert.deepEqual(problems, []);
+  });
+});

@@ -1,0 +1,89 @@
+// Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
+// once per test run (lazily, by the first suite that asks) and closed at the end of the run.
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { onSuiteEnd } from '../setup';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let shared: Promise<Browser> | undefined;
+
+/** A new browser process (close it yourself). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** The run's shared browser; use a fresh context per test (`browser.newContext()`). */
+export function sharedBrowser(): Promise<Browser> {
+  if (!shared) {
+    const launching = launchChromium();
+    shared = launching;
+    onSuiteEnd(async () => {
+      shared = undefined;
+      await (await launching).close();
+    });
+  }
+  return shared;
+}
+
+/** Collects page errors and console errors, so a test can assert the editor ran cleanly. */
+export function watchPageErrors(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (message) => {
+    // Tests have no network beyond loopback: the editor's requests to outside hosts fail by design.
+    if (message.type() === 'error' && !/net::ERR_NAME_NOT_RESOLVED/.test(message.text())) problems.push(`console: ${message.text()}`);
+  });
+  return problems;
+}
+
+/** Opens the Node-RED editor at `url` and waits until it has loaded the flows. */
+export async function openNodeRedEditor(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(
+    () => {
+      const red = (window as unknown as { RED?: { nodes?: { version?: () => unknown }; workspaces?: { active?: () => unknown } } }).RED;
+      return Boolean(red?.nodes?.version?.() && red.workspaces?.active?.());
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+}
+
+/** Opens a node's edit dialog the way a double-click does, and waits for the tray to be shown. */
+export async function openEditDialog(page: Page, nodeId: string): Promise<void> {
+  await page.evaluate((id) => {
+    const red = (window as unknown as { RED: { nodes: { node(id: string): unknown }; editor: { edit(node: unknown): void } } }).RED;
+    red.editor.edit(red.nodes.node(id));
+  }, nodeId);
+  await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'visible' });
+}
+
+/**
+ * Types text into the focused Monaco editor line by line. Monaco auto-closes brackets and
+ * auto-indents after Enter, so each line is inserted, anything Monaco added to its right is
+ * removed, and the indentation Monaco adds after Enter is cleared before the next line.
+ */
+export async function typeIntoMonaco(page: Page, text: string): Promise<void> {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0) {
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('Shift+Home');
+      await page.keyboard.press('Shift+Home');
+      await page.keyboard.press('Backspace');
+    }
+    if (lines[i] !== '') await page.keyboard.insertText(lines[i]);
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.press('Delete');
+  }
+}

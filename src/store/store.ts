@@ -169,6 +169,13 @@ export class TtsStore extends EventEmitter {
   }
 
   private failed(err: unknown): void {
+    // Everything waiting stays queued; callers learn their reading is accepted but not yet written.
+    for (const p of this.queue) {
+      if (!p.settled) {
+        p.settled = true;
+        p.resolve({ queued: true });
+      }
+    }
     this.lastError = describeError(err);
     this.setState({ status: 'unavailable', error: this.lastError, queued: this.queue.length });
     this.scheduleRetry();
@@ -301,13 +308,6 @@ export class TtsStore extends EventEmitter {
           const error = new Error(`readings not stored: ${describeError(err)}`);
           for (const p of batch) if (!p.settled) p.reject(error);
           continue;
-        }
-        // Unreachable: everything waiting is kept; callers learn it is queued.
-        for (const p of this.queue) {
-          if (!p.settled) {
-            p.settled = true;
-            p.resolve({ queued: true });
-          }
         }
         this.failed(err);
         return;

@@ -107,6 +107,20 @@ describe('store unreachable', () => {
     }
   });
 
+  it('settles readings written while the first connection attempt is still running', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tts-unreach-'));
+    const store = new TtsStore(new SqliteBackend(path.join(root, 'missing', 'x.db')), { retryMin: 20, retentionInterval: 0 });
+    try {
+      const started = store.start().catch((err: Error) => err);
+      const outcome = store.write({ bucket: 'b', ts: T0, fCnt: 1, data: { i: 1 } });
+      assert.deepEqual(await outcome, { queued: true });
+      assert.match(String(await started), /store unavailable/);
+    } finally {
+      await store.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   describe('postgres', () => {
     let db: TestDatabase;
     let proxy: TcpProxy;

@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ttsFixture } from '../fixtures';
+import { NodeRedProcess } from '../helpers/node-red-process';
+import { openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
+
+const TAB = 'profile-tab';
+const PROFILE = 'profile-under-test';
+const HOOK = 'profile-hook';
+
+/** Opens a config node's dialog the way the pencil button beside a config field does. */
+async function openConfigDialog(page: Page, type: string, id: string): Promise<void> {
+  await page.evaluate(([t, i]) => {
+    (window as unknown as { RED: { editor: { editConfig(name: string, type: string, id: string): void } } }).RED.editor.editConfig('', t, i);
+  }, [type, id] as const);
+  await page.waitForSelector('#node-config-dialog-edit-form', { state: 'visible' });
+}
+
+describe('tts-profile edit dialog in a real browser', function () {
+  this.timeout(90_000);
+  let red: NodeRedProcess;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+
+  before(async () => {
+    red = new NodeRedProcess({
+      flows: [
+        { id: TAB, type: 'tab', label: 'profile' },
+        { id: PROFILE, type: 'tts-profile', name: '', applicationId: 'farm-sensors', server: 'eu1.cloud.thethings.network', webhookId: 'node-red', fPort: '1' },
+        { id: HOOK, type: 'tts-webhook-in', z: TAB, name: '', path: '/tts', profile: PROFILE, routing: 'single', x: 200, y: 100, wires: [[]] },
+      ],
+    });
+    await red.start();
+    context = await (await sharedBrowser()).newContext();
+    page = await context.newPage();
+    problems = watchPageErrors(page);
+    await openNodeRedEditor(page, red.baseUrl);
+  });
+
+  after(async () => {
+    await context?.close();
+    await red?.stop();
+  });
+
+  it('shows what to enter in the TTS console: URL of each webhook node, header and message types', async () => {
+    await openConfigDialog(page, 'tts-profile', PROFILE);
+    const urls = await page.locator('#node-config-webhook-urls li').allInnerTexts();
+    assert.equal(urls.length, 1);
+    assert.match(urls[0], new RegExp(`^http://127\\.0\\.0\\.1:${red.port}/tts \\(uses this profile by default\\)$`));
+    assert.equal(await page.locator('#node-config-webhook-header-value').innerText(), 'Bearer <the webhook token above>');
+    const types = await page.locator('#node-config-webhook-types li').allInnerTexts();
+    assert.ok(types.some((t) => t.startsWith('uplink_message')));
+    assert.ok(types.some((t) => t.startsWith('downlink_ack')));
+    assert.equal(types.length, 11);
+    assert.equal(await page.inputValue('#node-config-webhook-base-url'), `http://127.0.0.1:${red.port}/tts`);
+  });
+
+  it('flags invalid application ID, server and FPort in the dialog', async () => {
+    for (const [field, bad, good] of [
+      ['applicationId', 'Farm_Sensors', 'farm-sensors'],
+      ['server', 'ftp://example.com', 'eu1.cloud.thethings.network'],
+      ['fPort', '300', '10'],
+    ] as const) {
+      const input = page.locator(`#node-config-input-${field}`);
+      await input.fill(bad);
+      await input.dispatchEvent('change');
+      assert.match((await input.getAttribute('class')) ?? '', /input-error/, `${field}=${bad} is flagged`);
+      await input.fill(good);
+      await input.dispatchEvent('change');
+      assert.doesNotMatch((await input.getAttribute('class')) ?? '', /input-error/, `${field}=${good} is accepted`);
+    }
+  });
+
+  it('generates a strong token, shows the exact header, and the deployed token is accepted but never stored in the flow file', async () => {
+    await page.click('#node-config-generate-token');
+    const token = await page.inputValue('#node-config-input-webhookToken');
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await page.locator('#node-config-webhook-header-value').innerText(), `Bearer ${token}`);
+    await page.click('#node-config-dialog-ok');
+    await page.waitForSelector('#node-config-dialog-edit-form', { state: 'detached' });
+
+    const from = red.logs.length;
+    await page.click('#red-ui-header-button-deploy');
+    await red.waitForLog(/Started flows/, from);
+
+    const res = await fetch(red.nodeUrl('/tts/uplink'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(ttsFixture('uplink_message')),
+    });
+    assert.equal(res.status, 200);
+    const flowFile = red.readUserFile('flows.json');
+    assert.ok(flowFile.includes('"fPort": "10"') || flowFile.includes('"fPort":"10"'), 'the dialog edits were saved');
+    assert.ok(!flowFile.includes(token), 'token not in flows.json');
+    assert.ok(!red.logs.join('\n').includes(token), 'token not in the log');
+    assert.deepEqual(problems, []);
+  });
+});

@@ -36,6 +36,19 @@ function exampleFlows() {
   return [...byId.values()];
 }
 
+/** One simulator webhook per tts-webhook-in of the demo flows, as TTS allows several per application. */
+function webhookUrls() {
+  const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
+  const paths = new Set();
+  for (const node of flows) {
+    if (node.type !== 'tts-webhook-in' || node.d) continue;
+    let p = String(node.path || '/').trim();
+    if (!p.startsWith('/')) p = `/${p}`;
+    paths.add(p.replace(/\/+$/, '') || '/');
+  }
+  return [...paths].map((p) => `http://127.0.0.1:${port}${p}`);
+}
+
 function prepareUserDir() {
   fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
   const link = path.join(userDir, 'node_modules', pkg.name);
@@ -78,7 +91,7 @@ function main() {
 
   const simArgs = [
     path.join(root, 'dist', 'src', 'sim', 'cli.js'),
-    '--webhook-url', `http://127.0.0.1:${port}/tts`,
+    ...webhookUrls().flatMap((url) => ['--webhook-url', url]),
     '--token', token,
     '--api-key', apiKey,
     '--port', String(simPort),

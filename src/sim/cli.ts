@@ -11,7 +11,8 @@ endpoints on 127.0.0.1.
 
 Usage: tts-sim [options]
 
-  --webhook-url URL     where to post webhooks (e.g. http://127.0.0.1:1880/tts); without it,
+  --webhook-url URL     where to post webhooks (e.g. http://127.0.0.1:1880/tts); repeat it for
+                        several webhooks (each gets every message); without it,
                         only the API is served (create a webhook through it)
   --token TOKEN         sent as "Authorization: Bearer TOKEN" with every webhook
   --header "N: V"       extra webhook header (repeatable)
@@ -69,14 +70,18 @@ async function main(): Promise<void> {
     outcome = parseOutcome(values.outcome);
     if (!outcome) fail(`unknown --outcome "${values.outcome}"`);
   }
-  if (values['webhook-url'] !== undefined) {
+  // Repeatable, like several webhooks on one TTS application: each gets every message.
+  const webhookUrls = values['webhook-url'] ?? [];
+  for (const url of webhookUrls) {
     try {
-      const u = new URL(values['webhook-url']);
+      const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
     } catch {
       fail('--webhook-url must be an http(s) URL');
     }
   }
+  const webhookId = values['webhook-id'] ?? 'node-red';
+  const webhookIdFor = (i: number): string => (i === 0 ? webhookId : `${webhookId}-${i + 1}`);
   const devices = int(values.devices, '--devices', 3, 1);
   const interval = int(values.interval, '--interval', 10);
 
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
       downlinkApiKey: values['downlink-key'],
       downlinkOutcome: outcome,
       timing: { sentDelayMs: int(values['sent-delay'], '--sent-delay', 1000), answerDelayMs: int(values['answer-delay'], '--answer-delay', 1000) },
-      webhook: values['webhook-url'] ? { url: values['webhook-url'], token: values.token, headers, webhookId: values['webhook-id'] } : undefined,
+      webhook: webhookUrls.length > 0 ? { url: webhookUrls[0], token: values.token, headers, webhookId: webhookIdFor(0) } : undefined,
     });
   } catch (err) {
     fail((err as Error).message);
@@ -116,6 +121,7 @@ async function main(): Promise<void> {
   });
 
   const url = await sim.start();
+  webhookUrls.slice(1).forEach((extra, i) => sim.configureWebhook({ url: extra, token: values.token, headers, webhookId: webhookIdFor(i + 1) }));
   if (!quiet) {
     const out = [
       `TTS simulator listening on ${url}`,
@@ -123,19 +129,19 @@ async function main(): Promise<void> {
       `  devices:       ${sim.deviceIds().join(', ')}`,
       `  profile server URL: ${url}`,
       values['api-key'] ? '  admin API key: (as given)' : `  admin API key: ${sim.apiKey}`,
-      values['webhook-url']
-        ? `  posting webhooks to ${values['webhook-url']} (webhook ID ${values['webhook-id'] ?? 'node-red'}${values.token ? ', with bearer token' : ''})`
-        : '  no --webhook-url: create a webhook through the API to receive messages',
+      ...(webhookUrls.length > 0
+        ? webhookUrls.map((hook, i) => `  posting webhooks to ${hook} (webhook ID ${webhookIdFor(i)}${values.token ? ', with bearer token' : ''})`)
+        : ['  no --webhook-url: create a webhook through the API to receive messages']),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   }
-  if (values['wait-for-webhook'] && values['webhook-url']) {
+  if (values['wait-for-webhook'] && webhookUrls.length > 0) {
     waiting = true;
     await waitForReceiver(sim, values.join === true, quiet);
     waiting = false;
   }
   if (values.join) for (const id of sim.deviceIds()) await sim.sendJoinAccept(id);
-  if (interval > 0 && values['webhook-url']) sim.startTraffic(interval * 1000);
+  if (interval > 0 && webhookUrls.length > 0) sim.startTraffic(interval * 1000);
 
 }
 
@@ -158,7 +164,7 @@ async function waitForReceiver(sim: TtsSimulator, join: boolean, quiet: boolean)
 function parseOptions() {
   return parseArgs({
     options: {
-      'webhook-url': { type: 'string' },
+      'webhook-url': { type: 'string', multiple: true },
       token: { type: 'string' },
       header: { type: 'string', multiple: true },
       'webhook-id': { type: 'string' },

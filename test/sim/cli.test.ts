@@ -65,4 +65,22 @@ describe('tts-sim CLI', function () {
       await receiver.stop();
     }
   });
+
+  it('posts every message to each --webhook-url, as several webhooks of one application', async function () {
+    const receiver = new WebhookReceiver();
+    const url = await receiver.start();
+    const { child, exited } = run(['--webhook-url', `${url}/first`, '--webhook-url', `${url}/second`, '--token', 't', '--devices', '1', '--interval', '0', '--port', '0', '--join']);
+    try {
+      const first = await receiver.next((r) => r.url === '/first' && r.body.join_accept !== undefined);
+      const second = await receiver.next((r) => r.url === '/second' && r.body.join_accept !== undefined);
+      assert.equal(first.body.end_device_ids.device_id, second.body.end_device_ids.device_id);
+      assert.match(String(first.headers['x-downlink-push']), /\/webhooks\/node-red\/devices\//);
+      assert.match(String(second.headers['x-downlink-push']), /\/webhooks\/node-red-2\/devices\//);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await receiver.stop();
+    }
+  });
 });

@@ -442,6 +442,28 @@ describe('tts-downlink against the TTS simulator', () => {
   });
 });
 
+describe('tts-downlink admin route', () => {
+  it('guards the encoder test tool with tts-downlink.write (it runs user code)', () => {
+    const permissions: string[] = [];
+    const routes: Array<{ method: string; path: string; handlers: unknown[] }> = [];
+    const fakeRed = {
+      nodes: { registerType() {}, createNode() {} },
+      auth: { needsPermission: (p: string) => { permissions.push(p); return function guard() {}; } },
+      httpAdmin: {
+        get: (path: string, ...handlers: unknown[]) => routes.push({ method: 'get', path, handlers }),
+        post: (path: string, ...handlers: unknown[]) => routes.push({ method: 'post', path, handlers }),
+      },
+      _: (k: string) => k,
+      util: {},
+      settings: {},
+    };
+    (MODULES[MODULES.length - 1] as unknown as (red: unknown) => void)(fakeRed);
+    assert.deepEqual(routes.map((r) => `${r.method} ${r.path}`), ['post /tts/downlink/encode']);
+    assert.deepEqual(permissions, ['tts-downlink.write']);
+    assert.equal((routes[0].handlers[0] as { name: string }).name, 'guard');
+  });
+});
+
 const PLUGIN_SCRIPT = "module.exports.downlink = (p) => Buffer.from([p.enabled ? 1 : 0, p.frequency, p.threshold]).toString('base64');";
 
 /** Resolves once the node's status shows the given text key with the given colour. */

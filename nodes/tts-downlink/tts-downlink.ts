@@ -170,6 +170,7 @@ export = (RED: NodeAPI): void => {
   RED.httpAdmin.post('/tts/downlink/encode', needsPermission(RED, 'tts-downlink.write'), (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const result = previewEncode(body);
-    res.status(result.ok ? 200 : 400).json(result);
+    // Encoder failures are an answer to show; only a malformed request is an HTTP error.
+    res.status(!result.ok && result.badRequest ? 400 : 200).json(result);
   });
 };

@@ -31,14 +31,17 @@ export type PreviewResult =
       warnings: string[];
       logs: string[];
     }
-  | { ok: false; error: string; line?: number; column?: number; logs?: string[] };
+  /** The encoder failed on this data (script error, bad data): shown in the dialog. */
+  | { ok: false; error: string; line?: number; column?: number; logs?: string[]; badRequest?: false }
+  /** The request itself is malformed (answered with HTTP 400). */
+  | { ok: false; error: string; badRequest: true };
 
 const RAW_FORMATS: readonly RawFormat[] = ['auto', 'base64', 'hex'];
 
 /** Runs the node's encoder on sample data, as the runtime would, for the edit dialog's test tool. */
 export function previewEncode(req: PreviewRequest): PreviewResult {
   const codec = (DOWNLINK_CODECS as readonly unknown[]).includes(req.codec) ? (req.codec as DownlinkCodecKind) : undefined;
-  if (!codec) return { ok: false, error: `codec must be one of ${DOWNLINK_CODECS.join(', ')}` };
+  if (!codec) return { ok: false, badRequest: true, error: `codec must be one of ${DOWNLINK_CODECS.join(', ')}` };
   const rawFormat = (RAW_FORMATS as readonly unknown[]).includes(req.rawFormat) ? (req.rawFormat as RawFormat) : 'auto';
   let data: unknown = req.payload;
   if (typeof data === 'string') {
@@ -50,7 +53,7 @@ export function previewEncode(req: PreviewRequest): PreviewResult {
     }
   }
   const fPortIn = req.fPort === undefined || req.fPort === '' ? 1 : Number(req.fPort);
-  if (!isValidFPort(fPortIn)) return { ok: false, error: 'FPort must be a whole number from 1 to 223' };
+  if (!isValidFPort(fPortIn)) return { ok: false, badRequest: true, error: 'FPort must be a whole number from 1 to 223' };
   const timeout = Number(req.timeout);
   try {
     const encoder = new DownlinkEncoder({
@@ -83,7 +86,7 @@ export function previewEncode(req: PreviewRequest): PreviewResult {
       logs,
     };
   } catch (err) {
-    if (err instanceof DownlinkEncodeError) return { ok: false, error: err.message, ...(err.line !== undefined ? { line: err.line, column: err.column } : {}) };
+    if (err instanceof DownlinkEncodeError) return { ok: false, error: err.message, ...(err.line !== undefined ? { line: err.line, column: err.column } : {}), logs: err.logs };
     if (err instanceof DownlinkInputError) return { ok: false, error: err.message };
     return { ok: false, error: (err as Error).message };
   }

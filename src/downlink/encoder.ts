@@ -84,7 +84,7 @@ export class DownlinkEncoder {
     if (result.errors.length > 0 || result.error) {
       const first = result.error?.message ?? result.errors[0];
       const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : '';
-      throw new DownlinkEncodeError(`encoder script: ${first}${more}`, result.error?.line, result.error?.column);
+      throw new DownlinkEncodeError(`encoder script: ${first}${more}`, result.error?.line, result.error?.column, result.logs);
     }
     const fPort = result.fPort;
     if (fPort !== undefined && typeof fPort !== 'number') throw new DownlinkEncodeError(`encoder script returned fPort ${JSON.stringify(fPort)}, not a number`);

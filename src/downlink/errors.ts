@@ -12,6 +12,8 @@ export class DownlinkEncodeError extends Error {
     message: string,
     readonly line?: number,
     readonly column?: number,
+    /** console.* output of the script up to the failure. */
+    readonly logs: string[] = [],
   ) {
     super(message);
     this.name = 'DownlinkEncodeError';

@@ -145,10 +145,10 @@ describe('downlink encoder', () => {
     it('answers script errors with their line and bad requests clearly', () => {
       const broken = previewEncode({ codec: 'script', script: 'function Encoder(o) {\n  return [o.x.y];\n}', payload: '{}' });
       assert.equal(broken.ok, false);
-      if (broken.ok) return;
+      if (broken.ok || broken.badRequest) return;
       assert.match(broken.error, /TypeError/);
       assert.equal(broken.line, 2);
-      assert.deepEqual(previewEncode({ codec: 'nope' }), { ok: false, error: 'codec must be one of script, cayennelpp, raw' });
+      assert.deepEqual(previewEncode({ codec: 'nope' }), { ok: false, badRequest: true, error: 'codec must be one of script, cayennelpp, raw' });
       assert.match((previewEncode({ codec: 'script', script: V2_ENCODER, payload: '{oops' }) as { error: string }).error, /not valid JSON/);
       assert.match((previewEncode({ codec: 'script', script: V2_ENCODER, payload: '{}', fPort: '300' }) as { error: string }).error, /1 to 223/);
     });

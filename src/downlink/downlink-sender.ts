@@ -6,7 +6,7 @@ import { downlinkItemProblem, LORAWAN_MAX_DOWNLINK_BYTES } from '../tts/api/down
 import type { RetryInfo } from '../tts/api/http';
 import type { RetryPolicy } from '../tts/api/retry';
 import type { DownlinkTarget } from '../tts/downlink-targets';
-import type { Priority } from '../tts/types';
+import { DOWNLINK_EVENT_TYPES, type Priority } from '../tts/types';
 import { resolveDownlinkDevice, type DeviceLookup } from './device-target';
 import type { DownlinkEncoder } from './encoder';
 import { chooseEndpoint } from './endpoint';
@@ -95,6 +95,13 @@ export class DownlinkSender {
 
   async send(msg: DownlinkMessage, signal?: AbortSignal): Promise<DownlinkResult> {
     const o = this.options;
+    const ttsType = (msg.tts as { type?: unknown } | undefined)?.type;
+    if (typeof ttsType === 'string' && (DOWNLINK_EVENT_TYPES as readonly string[]).includes(ttsType)) {
+      // Answering TTS's own downlink events with downlinks would loop (each one causes more events).
+      throw new DownlinkInputError(
+        `the message is a TTS ${ttsType} event, not sent as a downlink (it would loop): route only uplinks to this node, e.g. webhook-in with routing by type, or delete msg.tts`,
+      );
+    }
     const target = await resolveDownlinkDevice({ device: msg.device, tts: msg.tts, configured: o.configuredDevice }, o.registry);
     const { applicationId, deviceId, record } = target;
     const profile = o.profiles.select(applicationId, o.fallbackProfileId);

@@ -206,6 +206,9 @@ describe('tts-downlink against the TTS simulator', () => {
       assert.equal(fixed.req.deviceId, 'valve-02');
       assert.equal(fixed.out.downlink.device, 'dev-valve-02');
       assert.match(await refused(d, { device: 'dev-unknown', payload: CONFIG }), /no device "dev-unknown" in the registry/);
+      // Downlink events wired back into the node are refused: answering them would loop.
+      const event = { type: 'downlink_sent', application_id: APP, device_id: 'valve-01' };
+      assert.match(await refused(d, { tts: event, device: 'dev-valve-01', payload: CONFIG }), /downlink_sent event, not sent as a downlink \(it would loop\)/);
     });
 
     it('sends the stored downlink without payload, and stores a new payload before sending it', async () => {

@@ -15,6 +15,8 @@ export interface DownlinkDevice {
   record?: DeviceRecord;
   /** Where the target came from. */
   source: 'msg.device' | 'msg.tts' | 'node';
+  /** The registry could not be asked (store unreachable); the TTS ids alone are still usable. */
+  lookupError?: string;
 }
 
 export interface TargetInput {
@@ -39,7 +41,14 @@ function fromRecord(record: DeviceRecord, source: DownlinkDevice['source']): Dow
 
 async function byIds(applicationId: string, deviceId: string, source: DownlinkDevice['source'], registry: DeviceLookup | undefined): Promise<DownlinkDevice> {
   checkIds(applicationId, deviceId, source);
-  const record = registry ? await registry.resolveDevice({ applicationId, deviceId }) : undefined;
+  if (!registry) return { applicationId, deviceId, source };
+  let record: DeviceRecord | undefined;
+  try {
+    record = await registry.resolveDevice({ applicationId, deviceId });
+  } catch (err) {
+    // The ids are enough to send: a store outage must not stop downlinks that carry their data.
+    return { applicationId, deviceId, source, lookupError: (err as Error).message };
+  }
   return record ? fromRecord(record, source) : { applicationId, deviceId, source };
 }
 

@@ -111,6 +111,9 @@ export class DownlinkSender {
     const settings = resolveSettings(profile.settings, msg);
 
     const fromMessage = present(msg.payload);
+    if (!fromMessage && target.lookupError) {
+      throw new DownlinkInputError(`msg.payload is empty and the stored downlink of ${applicationId}/${deviceId} cannot be read: ${target.lookupError}`);
+    }
     const data = fromMessage ? msg.payload : storedDownlink(record, applicationId, deviceId);
     const encoded = o.encoder.encode({ data, fPort: settings.fPort, device: record ?? { applicationId, deviceId } });
     const payload = encoded.payload;
@@ -131,7 +134,7 @@ export class DownlinkSender {
     // The data is valid: it becomes the device's stored configuration, whatever TTS answers, so a
     // later message without payload sends it again.
     let stored = false;
-    let storeError: string | undefined;
+    let storeError = fromMessage ? target.lookupError : undefined;
     if (fromMessage && record && o.registry) {
       try {
         stored = await o.registry.setDownlink(record.id, msg.payload);

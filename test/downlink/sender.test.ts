@@ -8,11 +8,14 @@ import { DownlinkTargets } from '../../src/tts/downlink-targets';
 
 const KEY = 'NNSXS.SENDERTESTKEY01.SENDERSECRETABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
-/** A server that takes requests and never answers, reporting each one as it arrives. */
-async function silentServer(): Promise<{ url: string; arrived: Promise<IncomingMessage>; close(): Promise<void> }> {
+/** A server that reports each request as it arrives and never answers (or answers 200 when asked to). */
+async function silentServer(answer = false): Promise<{ url: string; arrived: Promise<IncomingMessage>; close(): Promise<void> }> {
   let signal!: (req: IncomingMessage) => void;
   const arrived = new Promise<IncomingMessage>((resolve) => (signal = resolve));
-  const server: Server = createServer((req) => signal(req));
+  const server: Server = createServer((req, res) => {
+    signal(req);
+    if (answer) req.resume().on('end', () => res.end());
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -48,6 +51,26 @@ describe('downlink sender', () => {
     assert.ok(Date.now() - started < 1000);
     assert.equal(tracker.size, 0);
     assert.equal(reports.length, 0);
+    tracker.close();
+    await server.close();
+  });
+
+  it('still sends a downlink with its data when the store cannot be reached, and says so', async () => {
+    const server = await silentServer(true);
+    const profiles = new ProfileRegistry();
+    profiles.add({ settings: parseProfileConfig('p1', { applicationId: 'farm-sensors', server: server.url }).settings, webhookToken: 't', apiKey: KEY });
+    const tracker = new DownlinkLifecycleTracker({ timeoutMs: 0, onReport: () => undefined });
+    const unreachable = {
+      resolveDevice: async () => { throw new Error('store unreachable: connect ECONNREFUSED'); },
+      setDownlink: async () => { throw new Error('store unreachable'); },
+    };
+    const sender = new DownlinkSender({ profiles, targets: new DownlinkTargets(), registry: unreachable, encoder: new DownlinkEncoder({ codec: 'raw' }), tracker });
+    await assert.rejects(sender.send({ tts: { application_id: 'farm-sensors', device_id: 'valve-01' } }), /stored downlink of farm-sensors\/valve-01 cannot be read: store unreachable/);
+    const result = await sender.send({ tts: { application_id: 'farm-sensors', device_id: 'valve-01' }, payload: 'AQoU' });
+    assert.equal((await server.arrived).url, '/api/v3/as/applications/farm-sensors/devices/valve-01/down/push', 'no webhook ID: the plain AS path');
+    assert.equal(result.frm_payload, 'AQoU');
+    assert.equal(result.stored, false);
+    assert.match(result.storeError ?? '', /store unreachable/);
     tracker.close();
     await server.close();
   });

@@ -149,8 +149,12 @@ describe('codec engine: failure modes and sandbox', () => {
     });
 
     it('rejects huge output', () => {
-      assert.deepEqual(decodeWith('return { data: { s: "x".repeat(2 * 1024 * 1024) } };').errors, ['output is too large']);
-      assert.deepEqual(decodeWith('return { data: { a: new Array(2000000).fill(1) } };').errors, ['output is too large']);
+      // The scripts themselves build megabytes; a generous limit keeps a loaded machine from
+      // turning the size error into a timeout (the size check is what this test is about).
+      const generous = (body: string): DecodeResult => createCodec(`function decodeUplink(input) {\n${body}\n}`, { timeout: 5000 }).decodeUplink({ bytes: [] });
+      assert.deepEqual(generous('return { data: { s: "x".repeat(2 * 1024 * 1024) } };').errors, ['output is too large']);
+      assert.deepEqual(generous('return { data: { a: new Array(2000000).fill(1) } };').errors, ['output is too large']);
+      assert.deepEqual(generous('var a = []; for (var i = 0; i < 400000; i++) a.push({ k: i }); return { data: { a: a } };').errors, ['output is too large']);
       const small = createCodec('function decodeUplink() { return { data: { s: "x".repeat(100) } }; }', { maxOutputSize: 50 });
       assert.deepEqual(small.decodeUplink({ bytes: [] }).errors, ['output is too large']);
     });

@@ -74,6 +74,9 @@ function copy(value: unknown, budget: ExportBudget, depth: number): unknown {
   }
   if (isArrayLike(obj, budget)) {
     const src = value as ArrayLike<unknown>;
+    // Every element costs at least one character: a list longer than the budget is refused
+    // before anything is copied (a 2-million-element array must not be walked to find out).
+    if (src.length > budget.remaining) throw new PathError(TOO_LARGE);
     const out = new Array<unknown>(src.length);
     let i = 0;
     try {

@@ -109,4 +109,27 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
     assert.equal(Number(saved.noerr), 0);
     assert.deepEqual(problems, []);
   });
+
+  it('flags a syntax error before deploy: the node is marked invalid', async () => {
+    await openEditDialog(page, DECODE);
+    const editor = page.locator('#node-input-script-editor .monaco-editor');
+    await editor.waitFor({ state: 'visible' });
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await typeIntoMonaco(page, 'function decodeUplink(input) {\n  return { data: { a: 1 } ;\n}');
+    // Monaco reports markers asynchronously: wait until the editor knows about the error.
+    await page.waitForFunction((id) => {
+      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
+      return red.nodes.node(id).editor.getSession().getAnnotations().some((a) => a.type === 'error');
+    }, DECODE);
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    const saved = await page.evaluate((id) => {
+      const n = (window as unknown as { RED: { nodes: { node(id: string): { noerr: number; valid: boolean } } } }).RED.nodes.node(id);
+      return { noerr: Number(n.noerr), valid: n.valid };
+    }, DECODE);
+    assert.ok(saved.noerr > 0, `noerr ${saved.noerr}`);
+    assert.equal(saved.valid, false);
+  });
 });

@@ -25,7 +25,7 @@ function findRepoRoot(from: string): string {
 export function packThisBuild(destination: string): string {
   const stage = mkdtempSync(join(REPO_ROOT, '.tmp', 'stage-'));
   try {
-    for (const entry of ['package.json', 'README.md', 'examples', 'icons']) {
+    for (const entry of ['package.json', 'README.md', 'examples', 'icons', 'resources']) {
       if (existsSync(join(REPO_ROOT, entry))) cpSync(join(REPO_ROOT, entry), join(stage, entry), { recursive: true });
     }
     for (const part of ['src', 'nodes']) cpSync(join(BUILD_ROOT, part), join(stage, 'dist', part), { recursive: true });
@@ -109,7 +109,9 @@ export class NodeRedProcess {
     }
     cpSync(join(REPO_ROOT, 'package.json'), join(target, 'package.json'));
     symlinkSync(BUILD_ROOT, join(target, 'dist'), 'dir');
-    if (existsSync(join(REPO_ROOT, 'examples'))) symlinkSync(join(REPO_ROOT, 'examples'), join(target, 'examples'), 'dir');
+    for (const dir of ['examples', 'resources']) {
+      if (existsSync(join(REPO_ROOT, dir))) symlinkSync(join(REPO_ROOT, dir), join(target, dir), 'dir');
+    }
   }
 
   async start(): Promise<void> {

@@ -119,6 +119,9 @@ describe('in a real Node-RED process', function () {
       }
       const icon = await fetch(red.adminUrl(`/icons/${PACKAGE_NAME}/tts.svg`));
       assert.equal(icon.status, 200);
+      const shared = await fetch(red.adminUrl(`/resources/${PACKAGE_NAME}/tts-editor.js`));
+      assert.equal(shared.status, 200);
+      assert.match(await shared.text(), /window\.TtsEditor = /);
       assert.deepEqual(red.problems(), []);
       assert.equal(await postUplink(red.nodeUrl('/tts'), TOKEN), 200);
     });

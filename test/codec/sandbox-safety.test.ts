@@ -159,6 +159,39 @@ describe('codec engine: failure modes and sandbox', () => {
       assert.deepEqual(small.decodeUplink({ bytes: [] }).errors, ['output is too large']);
     });
 
+    it('gives the same results and errors once an output shape repeats (compiled copiers)', () => {
+      // fPort picks the variant; port 1 is the learnt shape, the others differ from it in one way.
+      const codec = createCodec(`function decodeUplink(input) {
+        var p = input.fPort;
+        var order = [];
+        var d = { a: 1, b: { c: "x", e: undefined }, list: [1, { z: 2 }] };
+        if (p === 2) d.b.c = NaN;
+        if (p === 3) d = { b: { c: "x", e: undefined }, a: 1, list: [1, { z: 2 }] };
+        if (p === 4) d.extra = true;
+        if (p === 5) d.b = new Date(0);
+        if (p === 6) d.b = ["c", "e"];
+        if (p === 7) d = JSON.parse('{"__proto__": 1, "a": 2}');
+        if (p === 8) d = { get a() { order.push("a"); return order.length; }, b: { get c() { order.push("c"); return order.join(); }, e: 0 }, list: [] };
+        if (p === 9) d.b.c = "y".repeat(200);
+        if (p === 10) d.list = [1, { z: Infinity }];
+        return { data: d };
+      }`, { maxOutputSize: 150 });
+      const run = (fPort: number): DecodeResult => codec.decodeUplink({ bytes: [], fPort });
+      for (let i = 0; i < 3; i++) assert.deepEqual(run(1).data, { a: 1, b: { c: 'x', e: null }, list: [1, { z: 2 }] });
+      assert.deepEqual(run(2).errors, ['data.b.c is NaN, which JSON cannot represent']);
+      assert.deepEqual(Object.keys(run(3).data ?? {}), ['b', 'a', 'list']);
+      assert.deepEqual(run(4).data, { a: 1, b: { c: 'x', e: null }, list: [1, { z: 2 }], extra: true });
+      assert.deepEqual(run(5).data, { a: 1, b: '1970-01-01T00:00:00.000Z', list: [1, { z: 2 }] });
+      assert.deepEqual(run(6).data, { a: 1, b: ['c', 'e'], list: [1, { z: 2 }] });
+      const proto = run(7).data as Record<string, unknown>;
+      assert.deepEqual(Object.getOwnPropertyNames(proto), ['__proto__', 'a']);
+      assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+      for (let i = 0; i < 3; i++) assert.deepEqual(run(8).data, { a: 1, b: { c: 'a,c', e: 0 }, list: [] });
+      assert.deepEqual(run(9).errors, ['output is too large']);
+      assert.deepEqual(run(10).errors, ['data.list[1].z is Infinity, which JSON cannot represent']);
+      assert.deepEqual(run(1).data, { a: 1, b: { c: 'x', e: null }, list: [1, { z: 2 }] });
+    });
+
     it('turns undefined inside results into null, as TTS does', () => {
       const r = decodeWith('return { data: { a: undefined, list: [1, undefined], nested: { b: undefined } } };');
       assert.deepEqual(r.data, { a: null, list: [1, null], nested: { b: null } });

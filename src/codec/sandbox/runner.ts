@@ -16,9 +16,10 @@ export function installRunner(
   host: {
     takeJob(): RunnerJob;
     exportResult(index: number, status: 'ok' | 'error', value: unknown, logs: string[] | null): void;
-    /** The host realm's Array and Date, to recognise host values without builtin calls. */
+    /** The host realm's Array, Date and Object, to recognise host values without builtin calls. */
     Array: unknown;
     Date: unknown;
+    Object: unknown;
   },
   shim: { Buffer: unknown; TextEncoder: unknown; TextDecoder: unknown; bytesToBase64(bytes: ArrayLike<number>, url: boolean): string; base64ToBytes(text: string): number[] },
 ): void {
@@ -86,23 +87,33 @@ export function installRunner(
    */
   const HostArray = host.Array;
   const HostDate = host.Date;
+  const HostObject = host.Object;
+  function importArray(src: ArrayLike<unknown>, depth: number): unknown[] {
+    const length = src.length;
+    const out = new Array(length);
+    for (let i = 0; i < length; i++) {
+      const item = src[i];
+      // Byte arrays are the common case: numbers need no recursion.
+      out[i] = typeof item === 'number' ? item : importValue(item, depth + 1);
+    }
+    return out;
+  }
   function importValue(value: unknown, depth: number): unknown {
     if (value === null || typeof value !== 'object') return typeof value === 'function' ? undefined : value;
     if (depth > 64) throw new EngineError('input', 'input is nested too deeply');
     const ctor = (value as { constructor?: unknown }).constructor;
-    if (ctor === HostDate || (ctor !== HostArray && ObjectToString.call(value) === '[object Date]')) return new DateCtor((value as Date).getTime());
-    if (ctor === HostArray || typeof (value as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT === 'number' || ArrayIsArray(value)) {
-      const src = value as ArrayLike<unknown>;
-      const out = new Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const item = src[i];
-        // Byte arrays are the common case: numbers need no recursion.
-        out[i] = typeof item === 'number' ? item : importValue(item, depth + 1);
-      }
-      return out;
+    if (ctor === HostArray) return importArray(value as ArrayLike<unknown>, depth);
+    // Plain host objects (the usual input) skip the checks below: a builtin called on another
+    // realm's object (Object.prototype.toString here) costs more than the rest of the import.
+    if (ctor !== HostObject) {
+      if (ctor === HostDate || ObjectToString.call(value) === '[object Date]') return new DateCtor((value as Date).getTime());
+      if (typeof (value as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT === 'number' || ArrayIsArray(value)) return importArray(value as ArrayLike<unknown>, depth);
     }
     const out: Record<string, unknown> = {};
-    for (const key in value as Record<string, unknown>) out[key] = importValue((value as Record<string, unknown>)[key], depth + 1);
+    for (const key in value as Record<string, unknown>) {
+      const item = (value as Record<string, unknown>)[key];
+      out[key] = item === null || typeof item !== 'object' ? (typeof item === 'function' ? undefined : item) : importValue(item, depth + 1);
+    }
     return out;
   }
 

@@ -2,7 +2,7 @@ import vm from 'node:vm';
 import type { CodecError, DecodeResult, EncodeResult } from '../types';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
-import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';
+import { CopierRegistry, exportBytes, exportObject, exportStringList, OutputError, OutputSite, type ExportBudget } from './export-value';
 import { guardRejections } from './rejection-guard';
 import { installRunner, type RunnerJob } from './runner';
 
@@ -83,6 +83,10 @@ export class CodecSandbox {
   private jobTaken = false;
   private loaded: string[] = [];
   private loadError: CodecError | undefined;
+  /** Where each operation's output object sits, with the copiers learnt for its shapes. */
+  private readonly sites: Record<Operation, OutputSite>;
+  /** Reused for every message (reset before each copy): no allocation per message. */
+  private readonly budget: ExportBudget;
 
   constructor(source: string, private readonly options: SandboxOptions) {
     if (typeof source !== 'string') throw new CodecLoadError({ kind: 'compile', message: 'the script must be a string' });
@@ -107,8 +111,12 @@ export class CodecSandbox {
         this.exportResult(index, status, value, logs),
       Array,
       Date,
+      Object,
     });
     this.realm = { Array: vm.runInContext('Array', this.context) as unknown, Object: vm.runInContext('Object', this.context) as unknown };
+    const registry = new CopierRegistry();
+    this.sites = { decodeUplink: new OutputSite(registry), decodeDownlink: new OutputSite(registry), encodeDownlink: new OutputSite(registry) };
+    this.budget = { remaining: 0, realm: this.realm };
     this.trampoline = new vm.Script('__ttsRun()', { filename: 'tts-codec-runner' });
 
     const factory = this.compile(source);
@@ -173,7 +181,8 @@ export class CodecSandbox {
       job.results[index] = this.failure(this.errorFromSandbox(value), copiedLogs);
       return;
     }
-    const budget: ExportBudget = { remaining: this.options.maxOutputSize, realm: this.realm };
+    const budget = this.budget;
+    budget.remaining = this.options.maxOutputSize;
     try {
       job.results[index] = this.shape(job.op, value as Record<string, unknown>, budget, copiedLogs);
     } catch (err) {
@@ -192,7 +201,7 @@ export class CodecSandbox {
     if (errors.length > 0) return { warnings, errors, error: { kind: 'script', message: errors.join('; ') }, logs };
     if (op === 'encodeDownlink') {
       const result: EncodeResult = { warnings, errors, logs };
-      if (value.decodedPayload !== undefined) result.decodedPayload = exportObject(value.decodedPayload, 'decoded_payload', budget);
+      if (value.decodedPayload !== undefined) result.decodedPayload = exportObject(value.decodedPayload, 'decoded_payload', budget, this.sites.encodeDownlink);
       else result.bytes = exportBytes(value.bytes, 'bytes');
       const fPort = value.fPort;
       if (fPort !== undefined && fPort !== null) {
@@ -203,7 +212,7 @@ export class CodecSandbox {
       }
       return result;
     }
-    return { data: exportObject(value.data, 'data', budget), warnings, errors, logs };
+    return { data: exportObject(value.data, 'data', budget, this.sites[op]), warnings, errors, logs };
   }
 
   private failure(error: CodecError, logs: string[]): OperationResult {

@@ -5,6 +5,7 @@ import { TtsSimulator } from '../../src/sim';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import { profileNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
+import { adminRoutesOf } from '../helpers/admin-routes';
 
 const modules = [profileModule, webhookModule];
 const TOKEN = 'profile-test-token-0123456789';
@@ -103,22 +104,6 @@ describe('tts-profile', () => {
   });
 
   it('guards its admin route with tts-profile.write', () => {
-    const permissions: string[] = [];
-    const routes: Array<{ method: string; path: string; handlers: unknown[] }> = [];
-    const fakeRed = {
-      nodes: { registerType() {}, createNode() {} },
-      auth: { needsPermission: (p: string) => { permissions.push(p); return function guard() {}; } },
-      httpAdmin: {
-        get: (path: string, ...handlers: unknown[]) => routes.push({ method: 'get', path, handlers }),
-        post: (path: string, ...handlers: unknown[]) => routes.push({ method: 'post', path, handlers }),
-      },
-      _: (k: string) => k,
-      util: {},
-      settings: {},
-    };
-    (profileModule as unknown as (red: unknown) => void)(fakeRed);
-    assert.deepEqual(routes.map((r) => `${r.method} ${r.path}`), ['post /tts/profile/:id/webhook']);
-    assert.deepEqual(permissions, ['tts-profile.write']);
-    assert.equal((routes[0].handlers[0] as { name: string }).name, 'guard');
+    assert.deepEqual(adminRoutesOf(profileModule).routes, [{ route: 'post /tts/profile/:id/webhook', permission: 'tts-profile.write' }]);
   });
 });

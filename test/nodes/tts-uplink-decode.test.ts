@@ -3,6 +3,7 @@ import decodeModule = require('../../nodes/tts-uplink-decode/tts-uplink-decode')
 import type { TtsUplinkDecodeDef } from '../../nodes/tts-uplink-decode/types';
 import { catchNode, helperNode, uid, type FlowNode } from '../helpers/flows';
 import { loadFlow, nextMessage, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
+import { adminRoutesOf } from '../helpers/admin-routes';
 
 const modules = [decodeModule];
 
@@ -263,25 +264,12 @@ describe('tts-uplink-decode', () => {
     });
 
     it('guards the test route with tts-uplink-decode.write and the last-uplink route with .read', () => {
-      const permissions: string[] = [];
-      const routes: Array<{ method: string; path: string; handlers: unknown[] }> = [];
-      const types: string[] = [];
-      const fakeRed = {
-        nodes: { registerType: (type: string) => types.push(type), createNode() {} },
-        auth: { needsPermission: (p: string) => { permissions.push(p); return function guard() {}; } },
-        httpAdmin: {
-          get: (path: string, ...handlers: unknown[]) => routes.push({ method: 'get', path, handlers }),
-          post: (path: string, ...handlers: unknown[]) => routes.push({ method: 'post', path, handlers }),
-        },
-        _: (k: string) => k,
-        util: {},
-        settings: {},
-      };
-      (decodeModule as unknown as (red: unknown) => void)(fakeRed);
+      const { types, routes } = adminRoutesOf(decodeModule);
       assert.deepEqual(types, ['tts-uplink-decode']);
-      assert.deepEqual(routes.map((r) => `${r.method} ${r.path}`), ['post /tts/codec/test', 'get /tts/uplink-decode/:id/last-uplink']);
-      assert.deepEqual(permissions, ['tts-uplink-decode.write', 'tts-uplink-decode.read']);
-      assert.ok(routes.every((r) => (r.handlers[0] as { name: string }).name === 'guard'));
+      assert.deepEqual(routes, [
+        { route: 'post /tts/codec/test', permission: 'tts-uplink-decode.write' },
+        { route: 'get /tts/uplink-decode/:id/last-uplink', permission: 'tts-uplink-decode.read' },
+      ]);
     });
   });
 });

@@ -11,14 +11,18 @@ import type {
   StoredReading,
 } from './types';
 
-/** A reading ready for the database: bucket resolved to its key, JSON already serialised. */
-export interface EncodedReading {
-  bucketKey: number;
-  ts: number;
-  fCnt: number;
-  fPort: number | null;
-  data: string;
-  radio: string | null;
+/**
+ * Readings ready for the database, column by column (row i is element i of every array): buckets
+ * resolved to their keys, JSON already serialised. Columns, not row objects, because that is what
+ * PostgreSQL's unnest() insert takes as parameters, and a queued reading then costs no object.
+ */
+export interface ReadingColumns {
+  readonly bucketKey: readonly number[];
+  readonly ts: readonly number[];
+  readonly fCnt: readonly number[];
+  readonly fPort: ReadonlyArray<number | null>;
+  readonly data: readonly string[];
+  readonly radio: ReadonlyArray<string | null>;
 }
 
 export interface CreateDeviceResult {
@@ -59,7 +63,7 @@ export interface StoreBackend {
   trimBucket(key: number, retention: Retention, now: number, chunk: number): Promise<number>;
   bucketsWithRetention(): Promise<Array<{ key: number; id: string; retention: Retention }>>;
 
-  insertReadings(rows: EncodedReading[]): Promise<void>;
+  insertReadings(rows: ReadingColumns): Promise<void>;
   /** One page, in the query's order; `last` is the raw key of the last row (the paging cursor). */
   queryReadings(bucketKey: number, query: ReadingQuery & { limit: number }): Promise<{ rows: StoredReading[]; last?: ReadingCursor }>;
 }

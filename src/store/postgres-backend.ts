@@ -1,5 +1,5 @@
 import { Pool, types as pgTypes, type PoolClient, type PoolConfig } from 'pg';
-import type { CreateDeviceResult, EncodedReading, StoreBackend } from './backend';
+import type { CreateDeviceResult, ReadingColumns, StoreBackend } from './backend';
 import { applySighting, withUpdate, type DeviceStateUpdate } from './device-state';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
@@ -337,23 +337,9 @@ export class PostgresBackend implements StoreBackend {
     return del.rowCount ?? 0;
   }
 
-  async insertReadings(rows: EncodedReading[]): Promise<void> {
-    // One statement per batch: columns travel as arrays and unnest() turns them into rows.
-    const bucket: number[] = [];
-    const ts: number[] = [];
-    const fCnt: number[] = [];
-    const fPort: Array<number | null> = [];
-    const data: string[] = [];
-    const radio: Array<string | null> = [];
-    for (const r of rows) {
-      bucket.push(r.bucketKey);
-      ts.push(r.ts);
-      fCnt.push(r.fCnt);
-      fPort.push(r.fPort);
-      data.push(r.data);
-      radio.push(r.radio);
-    }
-    await this.db.query(INSERT_READINGS_SQL, [bucket, ts, fCnt, fPort, data, radio]);
+  async insertReadings(rows: ReadingColumns): Promise<void> {
+    // One statement per batch: the columns travel as arrays and unnest() turns them into rows.
+    await this.db.query(INSERT_READINGS_SQL, [rows.bucketKey, rows.ts, rows.fCnt, rows.fPort, rows.data, rows.radio]);
   }
 
   async queryReadings(

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { CreateDeviceResult, EncodedReading, StoreBackend } from './backend';
+import type { CreateDeviceResult, StoreBackend } from './backend';
 import { QueueFullError, StoreInputError, StoreUnavailableError, describeError } from './errors';
 import { isDataError } from './postgres-backend';
 import { toJsonText } from './rows';
+import { WriteQueue, type QueuedColumns, type WriteOutcome } from './write-queue';
 import {
   DEFAULT_PAGE,
   MAX_PAGE,
@@ -41,22 +42,7 @@ export type StoreState =
   | { status: 'unavailable'; error: string; queued: number }
   | { status: 'closed' };
 
-export interface WriteOutcome {
-  /** True when the store is unreachable and the reading waits in memory to be written. */
-  queued: boolean;
-}
-
-interface PendingReading {
-  bucket: string;
-  ts: number;
-  fCnt: number;
-  fPort: number | null;
-  data: string;
-  radio: string | null;
-  settled: boolean;
-  resolve: (outcome: WriteOutcome) => void;
-  reject: (err: Error) => void;
-}
+export type { WriteOutcome };
 
 const BUCKET_ID_MAX = 200;
 
@@ -92,7 +78,7 @@ export class TtsStore extends EventEmitter {
   private readonly retentionInterval: number;
   private readonly retentionChunk: number;
 
-  private queue: PendingReading[] = [];
+  private readonly queue: WriteQueue;
   private readonly bucketKeys = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
@@ -118,6 +104,7 @@ export class TtsStore extends EventEmitter {
     this.retentionInterval = options.retentionInterval ?? 60_000;
     this.retentionChunk = options.retentionChunk ?? 5_000;
     this.retryDelay = this.retryMin;
+    this.queue = new WriteQueue(this.batchSize);
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -170,12 +157,7 @@ export class TtsStore extends EventEmitter {
 
   private failed(err: unknown): void {
     // Everything waiting stays queued; callers learn their reading is accepted but not yet written.
-    for (const p of this.queue) {
-      if (!p.settled) {
-        p.settled = true;
-        p.resolve({ queued: true });
-      }
-    }
+    this.queue.reportAllQueued();
     this.lastError = describeError(err);
     this.setState({ status: 'unavailable', error: this.lastError, queued: this.queue.length });
     this.scheduleRetry();
@@ -221,9 +203,27 @@ export class TtsStore extends EventEmitter {
    * in memory; rejects with StoreInputError for bad input and QueueFullError when the queue is full.
    */
   write(reading: Reading): Promise<WriteOutcome> {
-    let pending: PendingReading;
+    // Checked field by field and queued as columns, so an accepted reading allocates only its JSON.
+    let bucketKey: number;
+    let data: string;
+    let radio: string | null;
+    const { bucket, ts, fCnt, fPort } = reading;
     try {
-      pending = this.encode(reading);
+      // A bucket with a known key was checked when it was first seen.
+      bucketKey = typeof bucket === 'string' ? (this.bucketKeys.get(bucket) ?? -1) : -1;
+      if (bucketKey < 0) checkBucketId(bucket);
+      if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new StoreInputError('reading time is not a valid time');
+      if (!isPlainObject(reading.data)) throw new StoreInputError('a reading must be a JSON object (msg.payload)');
+      if (fCnt !== undefined && !(Number.isInteger(fCnt) && fCnt >= 0)) throw new StoreInputError('f_cnt must be a whole number ≥ 0');
+      if (fPort !== undefined && !(Number.isInteger(fPort) && fPort >= 0 && fPort <= 255)) {
+        throw new StoreInputError('f_port must be a whole number from 0 to 255');
+      }
+      try {
+        data = JSON.stringify(reading.data);
+        radio = toJsonText(reading.radio);
+      } catch (err) {
+        throw new StoreInputError(`reading cannot be stored as JSON: ${(err as Error).message}`);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
@@ -231,50 +231,20 @@ export class TtsStore extends EventEmitter {
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(new QueueFullError(this.maxQueue, this.lastError));
     }
-    return new Promise<WriteOutcome>((resolve, reject) => {
-      pending.resolve = resolve;
-      pending.reject = reject;
-      this.queue.push(pending);
-      if (this.stateValue.status === 'unavailable') {
-        pending.settled = true;
-        resolve({ queued: true });
-        if (!this.opened && !this.opening && !this.retryTimer) this.scheduleRetry();
-        return;
-      }
-      this.scheduleFlush();
-    });
-  }
-
-  private encode(reading: Reading): PendingReading {
-    const bucket = checkBucketId(reading.bucket);
-    if (typeof reading.ts !== 'number' || !Number.isFinite(reading.ts)) throw new StoreInputError('reading time is not a valid time');
-    if (!isPlainObject(reading.data)) throw new StoreInputError('a reading must be a JSON object (msg.payload)');
-    let data: string;
-    let radio: string | null;
-    try {
-      data = JSON.stringify(reading.data);
-      radio = toJsonText(reading.radio);
-    } catch (err) {
-      throw new StoreInputError(`reading cannot be stored as JSON: ${(err as Error).message}`);
-    }
-    const fCnt = reading.fCnt;
-    if (fCnt !== undefined && !(Number.isInteger(fCnt) && fCnt >= 0)) throw new StoreInputError('f_cnt must be a whole number ≥ 0');
-    const fPort = reading.fPort;
-    if (fPort !== undefined && !(Number.isInteger(fPort) && fPort >= 0 && fPort <= 255)) {
-      throw new StoreInputError('f_port must be a whole number from 0 to 255');
-    }
-    return {
+    const unavailable = this.stateValue.status === 'unavailable';
+    if (!unavailable) this.scheduleFlush();
+    else if (!this.opened && !this.opening && !this.retryTimer) this.scheduleRetry();
+    return this.queue.push(
       bucket,
-      ts: Math.trunc(reading.ts),
+      bucketKey,
+      Math.trunc(ts),
       // Readings without an uplink get a random negative counter, so two of them never collide.
-      fCnt: fCnt ?? -1 - Math.floor(Math.random() * 2 ** 31),
-      fPort: fPort ?? null,
+      fCnt ?? -1 - Math.floor(Math.random() * 2 ** 31),
+      fPort ?? null,
       data,
       radio,
-      settled: false,
-      resolve: () => undefined,
-      reject: () => undefined,
-    };
+      unavailable,
+    );
   }
 
   private scheduleFlush(): void {
@@ -298,41 +268,39 @@ export class TtsStore extends EventEmitter {
 
   private async runFlush(): Promise<void> {
     while (this.queue.length > 0 && this.opened && !this.closed) {
-      const batch = this.queue.slice(0, this.batchSize);
+      const batch = this.queue.take(this.batchSize);
       try {
-        const rows = await this.encodeKeys(batch);
-        await this.backend.insertReadings(rows);
+        await this.resolveBucketKeys(batch.rows);
+        await this.backend.insertReadings(batch.rows);
       } catch (err) {
         if (isDataError(err)) {
-          this.queue.splice(0, batch.length);
-          const error = new Error(`readings not stored: ${describeError(err)}`);
-          for (const p of batch) if (!p.settled) p.reject(error);
+          const lost = this.queue.refused(batch, new Error(`readings not stored: ${describeError(err)}`));
+          if (lost > 0) this.emit('warning', `${lost} queued readings not stored: ${describeError(err)}`);
           continue;
         }
         this.failed(err);
         return;
       }
-      this.queue.splice(0, batch.length);
-      for (const p of batch) if (!p.settled) p.resolve({ queued: false });
+      this.queue.committed(batch);
       if (this.stateValue.status === 'ready' && this.stateValue.queued > 0) this.setState({ status: 'ready', queued: this.queue.length });
       if (this.queue.length > 0) await yieldToLoop();
     }
   }
 
-  private async encodeKeys(batch: PendingReading[]): Promise<EncodedReading[]> {
-    // Sorted, so two instances creating the same buckets lock them in the same order.
-    const missing = [...new Set(batch.filter((p) => !this.bucketKeys.has(p.bucket)).map((p) => p.bucket))].sort();
-    if (missing.length > 0) {
-      for (const [id, key] of await this.backend.ensureBuckets(missing, Date.now())) this.bucketKeys.set(id, key);
+  /** Fills in the keys of buckets first seen in this batch, creating the buckets that are new. */
+  private async resolveBucketKeys(rows: QueuedColumns): Promise<void> {
+    const { bucket, bucketKey } = rows;
+    let missing: Set<string> | undefined;
+    for (let i = 0; i < bucketKey.length; i++) {
+      if (bucketKey[i] >= 0) continue;
+      const key = this.bucketKeys.get(bucket[i]);
+      if (key !== undefined) bucketKey[i] = key;
+      else (missing ??= new Set()).add(bucket[i]);
     }
-    return batch.map((p) => ({
-      bucketKey: this.bucketKeys.get(p.bucket)!,
-      ts: p.ts,
-      fCnt: p.fCnt,
-      fPort: p.fPort,
-      data: p.data,
-      radio: p.radio,
-    }));
+    if (!missing) return;
+    // Sorted, so two instances creating the same buckets lock them in the same order.
+    for (const [id, key] of await this.backend.ensureBuckets([...missing].sort(), Date.now())) this.bucketKeys.set(id, key);
+    for (let i = 0; i < bucketKey.length; i++) if (bucketKey[i] < 0) bucketKey[i] = this.bucketKeys.get(bucket[i])!;
   }
 
   /** One page of readings. Unknown buckets are an error (a typo should not look like "no data"). */
@@ -498,13 +466,7 @@ export class TtsStore extends EventEmitter {
     if (this.opened && this.queue.length > 0 && this.stateValue.status !== 'unavailable') await this.flush();
     this.closed = true;
     if (this.retentionRunning) await this.retentionRunning.catch(() => 0);
-    let lost = 0;
-    const error = new StoreUnavailableError('store closed before the reading could be written');
-    for (const p of this.queue) {
-      if (p.settled) lost++;
-      else p.reject(error);
-    }
-    this.queue = [];
+    const lost = this.queue.drain(new StoreUnavailableError('store closed before the reading could be written'));
     this.opened = false;
     await this.backend.close();
     this.setState({ status: 'closed' });

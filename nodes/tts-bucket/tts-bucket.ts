@@ -54,7 +54,21 @@ export = (RED: NodeAPI): void => {
     } catch (err) {
       configError = (err as Error).message;
     }
-    const retentionApplied = new Set<string>();
+    // One retention update per bucket, shared by the messages that arrive while it runs, so they
+    // all wait for the same promise and reach the store in the order they came (not the order in
+    // which concurrent updates happen to finish).
+    const retentionApplied = new Map<string, Promise<void>>();
+    const applyRetention = (bucket: string, wanted: Retention): Promise<void> => {
+      let applied = retentionApplied.get(bucket);
+      if (!applied) {
+        applied = store!.setRetention(bucket, wanted).catch((err: unknown) => {
+          retentionApplied.delete(bucket); // try again with the next message
+          throw err;
+        });
+        retentionApplied.set(bucket, applied);
+      }
+      return applied;
+    };
     let stored = 0;
     let queries = 0;
 
@@ -79,10 +93,7 @@ export = (RED: NodeAPI): void => {
       const received = tts ? Date.parse(tts.received_at) : Number.NaN;
       const ts = Number.isFinite(received) ? received : Date.now();
       const isUplink = tts?.type === 'uplink_message';
-      if (retention && !retentionApplied.has(bucket)) {
-        await store!.setRetention(bucket, retention);
-        retentionApplied.add(bucket);
-      }
+      if (retention) await applyRetention(bucket, retention);
       const outcome = await store!.write({
         bucket,
         ts,

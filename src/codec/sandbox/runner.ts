@@ -252,7 +252,7 @@ export function installRunner(
         }
         return;
       }
-      if (fresh) clearImplicitGlobals();
+      if (job.clearGlobals) clearImplicitGlobals();
       const operation = operations[job.op];
       const inputs = job.inputs;
       const started = DateNow();
@@ -281,7 +281,10 @@ export function installRunner(
 export interface RunnerJob {
   op: 'load' | 'decodeUplink' | 'encodeDownlink' | 'decodeDownlink';
   factory?: unknown;
+  /** Evaluate the top level for every message (false: one instance serves every message). */
   fresh: boolean;
+  /** Drop globals created by assigning undeclared names, once per protected run. */
+  clearGlobals: boolean;
   inputs: unknown[];
   /** First input this run should process; the runner advances it. */
   next: number;

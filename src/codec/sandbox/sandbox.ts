@@ -4,6 +4,7 @@ import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
 import { CopierRegistry, exportBytes, exportObject, exportStringList, OutputError, OutputSite, type ExportBudget } from './export-value';
 import { guardRejections } from './rejection-guard';
+import { analyseScriptState } from './state-analysis';
 import { installRunner, type RunnerJob } from './runner';
 
 /*
@@ -37,7 +38,14 @@ export type OperationResult = DecodeResult | EncodeResult;
 export interface SandboxOptions {
   timeout: number;
   filename: string;
+  /** TTS semantics: every message sees a freshly evaluated top level. */
   freshScope: boolean;
+  /**
+   * How fresh scope is provided. 'auto' (default): evaluate the top level once when
+   * state-analysis.ts proves no message can tell the difference, else once per message.
+   * 'always': once per message whatever the script (the bench measures what 'auto' saves).
+   */
+  reevaluate?: 'auto' | 'always';
   maxOutputSize: number;
   batchSliceMs: number;
   onAsyncError?: (message: string) => void;
@@ -74,6 +82,11 @@ const PRELUDE = `(function (g, host) {
 export class CodecSandbox {
   /** Functions the script defines (decodeUplink, uplink, Decoder, …). */
   readonly functions: readonly string[];
+  /**
+   * Whether one evaluation of the top level serves every message (see state-analysis.ts), and
+   * if not, why. With freshScope false it is always shared (state is meant to survive).
+   */
+  readonly scope: { reevaluated: boolean; reason?: string };
   private readonly context: vm.Context;
   private readonly trampoline: vm.Script;
   private readonly userLines: number;
@@ -91,11 +104,25 @@ export class CodecSandbox {
   constructor(source: string, private readonly options: SandboxOptions) {
     if (typeof source !== 'string') throw new CodecLoadError({ kind: 'compile', message: 'the script must be a string' });
     this.userLines = source.split('\n').length;
+    if (!options.freshScope) {
+      this.scope = { reevaluated: false, reason: 'freshScope is false: top-level state is kept on purpose' };
+    } else if (options.reevaluate === 'always') {
+      this.scope = { reevaluated: true, reason: 'reevaluate: always' };
+    } else {
+      const analysis = analyseScriptState(source);
+      this.scope = analysis.shared
+        ? { reevaluated: false }
+        : { reevaluated: true, reason: analysis.reason + (analysis.line === undefined ? '' : ` (line ${analysis.line})`) };
+    }
+    // A script proven stateless is evaluated once; string code generation (eval, new Function
+    // reached by some path the analysis cannot see) could hide state from the proof, so its
+    // context refuses it. Scripts that use it by name are re-evaluated and keep it.
+    const sharedByProof = options.freshScope && !this.scope.reevaluated;
     // A null-prototype sandbox: `this.constructor` then resolves inside the context, not to the
     // host's Object (the classic `this.constructor.constructor('return process')()` escape).
     this.context = vm.createContext(Object.create(null) as object, {
       name: options.filename,
-      codeGeneration: { strings: true, wasm: false },
+      codeGeneration: { strings: !sharedByProof, wasm: false },
       microtaskMode: 'afterEvaluate',
     });
     const global = vm.runInContext('globalThis', this.context) as Record<string, unknown>;
@@ -134,7 +161,7 @@ export class CodecSandbox {
   }
 
   startJob(op: Operation, inputs: unknown[]): SandboxJob {
-    return { op, inputs, results: new Array(inputs.length), runner: { op, fresh: this.options.freshScope, inputs, next: 0, current: -1, sliceMs: this.options.batchSliceMs } };
+    return { op, inputs, results: new Array(inputs.length), runner: { op, fresh: this.scope.reevaluated, clearGlobals: this.options.freshScope, inputs, next: 0, current: -1, sliceMs: this.options.batchSliceMs } };
   }
 
   /**

@@ -25,6 +25,23 @@ export interface ReadingColumns {
   readonly radio: ReadonlyArray<string | null>;
 }
 
+export interface RetentionBucket {
+  key: number;
+  id: string;
+  retention: Retention;
+}
+
+/** One retention run: every step is short (bounded by `chunk`), whatever the bucket's size. */
+export interface RetentionRun {
+  buckets(): Promise<RetentionBucket[]>;
+  /**
+   * Deletes at most `chunk` of the bucket's oldest rows that its retention no longer keeps
+   * (older than maxAge before `now`, or beyond the newest maxRows); returns how many. Call again
+   * while it returns `chunk`.
+   */
+  trim(bucket: RetentionBucket, now: number, chunk: number): Promise<number>;
+}
+
 export interface CreateDeviceResult {
   device: DeviceRecord;
   /** False when the device already existed (another message or instance created it first). */
@@ -59,9 +76,11 @@ export interface StoreBackend {
   listBuckets(): Promise<BucketRecord[]>;
   bucketStats(id: string): Promise<BucketStats | undefined>;
   setRetention(id: string, retention: Retention): Promise<boolean>;
-  /** Deletes at most `chunk` expired rows of one bucket; returns how many. */
-  trimBucket(key: number, retention: Retention, now: number, chunk: number): Promise<number>;
-  bucketsWithRetention(): Promise<Array<{ key: number; id: string; retention: Retention }>>;
+  /**
+   * Runs `fn` as the one instance enforcing retention (PostgreSQL: an advisory lock held for the
+   * whole run); resolves undefined, without running it, when another instance is doing it.
+   */
+  withRetentionLock<T>(fn: (run: RetentionRun) => Promise<T>): Promise<T | undefined>;
 
   insertReadings(rows: ReadingColumns): Promise<void>;
   /** One page, in the query's order; `last` is the raw key of the last row (the paging cursor). */

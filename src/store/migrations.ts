@@ -82,6 +82,17 @@ const SQLITE: Migration[] = [
       'CREATE INDEX tts_devices_online ON tts_devices (last_seen) WHERE online = 1',
     ],
   },
+  {
+    version: 4,
+    description: 'bucket row counts',
+    statements: [
+      // Kept by the store in the transaction that inserts or deletes readings, so statistics and
+      // retention by row count never count a bucket on the event loop (better-sqlite3 is
+      // synchronous). Counted once here for existing rows.
+      'ALTER TABLE tts_buckets ADD COLUMN row_count INTEGER NOT NULL DEFAULT 0',
+      'UPDATE tts_buckets SET row_count = (SELECT count(*) FROM tts_readings WHERE tts_readings.bucket = tts_buckets.key)',
+    ],
+  },
 ];
 
 const POSTGRES: Migration[] = [
@@ -147,6 +158,13 @@ const POSTGRES: Migration[] = [
       'UPDATE tts_devices SET last_uplink_at = last_seen WHERE last_f_cnt IS NOT NULL',
       'CREATE INDEX tts_devices_online ON tts_devices (last_seen) WHERE online',
     ],
+  },
+  {
+    version: 4,
+    // Nothing to change: PostgreSQL counts on the server, asynchronously, and a shared counter row
+    // per bucket would make concurrent writers from several instances queue behind each other.
+    description: 'bucket row counts (kept by SQLite only)',
+    statements: [],
   },
 ];
 

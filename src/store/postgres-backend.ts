@@ -1,5 +1,5 @@
 import { Pool, types as pgTypes, type PoolClient, type PoolConfig } from 'pg';
-import type { CreateDeviceResult, ReadingColumns, StoreBackend } from './backend';
+import type { CreateDeviceResult, ReadingColumns, RetentionBucket, RetentionRun, StoreBackend } from './backend';
 import { applySighting, withUpdate, type DeviceStateUpdate } from './device-state';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
@@ -27,9 +27,11 @@ import type {
   StoredReading,
 } from './types';
 
-// Advisory lock keys (one namespace for this package): migrations and the offline sweeper.
+// Advisory lock keys (one namespace for this package): migrations, the offline sweeper, retention.
 const LOCK_MIGRATE = 7_420_001;
 const LOCK_SWEEP = 7_420_002;
+/** Held by the instance enforcing retention (exported for tests). */
+export const LOCK_RETENTION = 7_420_003;
 
 const INT8_OID = 20;
 // BIGINT columns hold milliseconds and counters, all far below 2^53: read them as numbers.
@@ -301,40 +303,25 @@ export class PostgresBackend implements StoreBackend {
     return r.rowCount === 1;
   }
 
-  async bucketsWithRetention(): Promise<Array<{ key: number; id: string; retention: Retention }>> {
-    const r = await this.db.query<BucketRow>('SELECT key, id, max_age, max_rows FROM tts_buckets WHERE max_age > 0 OR max_rows > 0');
-    return r.rows.map((row) => ({ key: Number(row.key), id: row.id, retention: retentionFromRow(row) }));
-  }
-
-  async trimBucket(key: number, retention: Retention, now: number, chunk: number): Promise<number> {
-    const db = this.db;
-    let limit: ReadingCursor | undefined;
-    if (retention.maxAge) {
-      const r = await db.query<{ ts: number; f_cnt: number }>(
-        'SELECT ts, f_cnt FROM tts_readings WHERE bucket = $1 AND ts < $2 ORDER BY ts DESC, f_cnt DESC LIMIT 1',
-        [key, now - retention.maxAge],
-      );
-      if (r.rows[0]) limit = { ts: r.rows[0].ts, fCnt: r.rows[0].f_cnt };
-    }
-    if (retention.maxRows) {
-      const r = await db.query<{ ts: number; f_cnt: number }>(
-        'SELECT ts, f_cnt FROM tts_readings WHERE bucket = $1 ORDER BY ts DESC, f_cnt DESC LIMIT 1 OFFSET $2',
-        [key, retention.maxRows],
-      );
-      const row = r.rows[0];
-      if (row && (!limit || row.ts > limit.ts || (row.ts === limit.ts && row.f_cnt > limit.fCnt))) {
-        limit = { ts: row.ts, fCnt: row.f_cnt };
+  async withRetentionLock<T>(fn: (run: RetentionRun) => Promise<T>): Promise<T | undefined> {
+    // A session lock on one connection for the whole run (its deletes commit one by one): if the
+    // connection drops, the server releases the lock with it.
+    const { client, release } = await this.checkout();
+    let broken = false;
+    try {
+      const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_RETENTION]);
+      if (!lock.rows[0].ok) return undefined;
+      try {
+        return await fn(new PostgresRetentionRun(client));
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [LOCK_RETENTION]);
       }
+    } catch (err) {
+      broken = true; // never return a connection that may still hold the lock
+      throw err;
+    } finally {
+      release(broken);
     }
-    if (!limit) return 0;
-    const end = await db.query<{ ts: number; f_cnt: number }>(
-      'SELECT ts, f_cnt FROM tts_readings WHERE bucket = $1 ORDER BY ts, f_cnt LIMIT 1 OFFSET $2',
-      [key, chunk - 1],
-    );
-    const e = end.rows[0];
-    if (e && (e.ts < limit.ts || (e.ts === limit.ts && e.f_cnt <= limit.fCnt))) limit = { ts: e.ts, fCnt: e.f_cnt };
-    const del = await db.query('DELETE FROM tts_readings WHERE bucket = $1 AND (ts, f_cnt) <= ($2, $3)', [key, limit.ts, limit.fCnt]);
-    return del.rowCount ?? 0;
   }
 
   async insertReadings(rows: ReadingColumns): Promise<void> {
@@ -360,6 +347,59 @@ export class PostgresBackend implements StoreBackend {
     const page: { rows: StoredReading[]; last?: ReadingCursor } = { rows: r.rows.map(readingFromRow) };
     if (tail) page.last = { ts: Number(tail.ts), fCnt: Number(tail.f_cnt) };
     return page;
+  }
+}
+
+/**
+ * Retention on the locked connection. The server does the counting (asynchronously for Node-RED),
+ * once per bucket and run: the newest row to delete is found first, then rows up to it go in
+ * chunks, oldest first.
+ */
+class PostgresRetentionRun implements RetentionRun {
+  private readonly limits = new Map<number, ReadingCursor | null>();
+
+  constructor(private readonly c: PoolClient) {}
+
+  async buckets(): Promise<RetentionBucket[]> {
+    const r = await this.c.query<BucketRow>('SELECT key, id, max_age, max_rows FROM tts_buckets WHERE max_age > 0 OR max_rows > 0');
+    return r.rows.map((row) => ({ key: Number(row.key), id: row.id, retention: retentionFromRow(row) }));
+  }
+
+  private async limitOf(bucket: RetentionBucket, now: number): Promise<ReadingCursor | null> {
+    const known = this.limits.get(bucket.key);
+    if (known !== undefined) return known;
+    const { maxAge, maxRows } = bucket.retention;
+    let limit: ReadingCursor | null = null;
+    const newer = (row: { ts: number; f_cnt: number }): boolean =>
+      !limit || row.ts > limit.ts || (row.ts === limit.ts && row.f_cnt > limit.fCnt);
+    if (maxAge) {
+      const r = await this.c.query<{ ts: number; f_cnt: number }>(
+        'SELECT ts, f_cnt FROM tts_readings WHERE bucket = $1 AND ts < $2 ORDER BY ts DESC, f_cnt DESC LIMIT 1',
+        [bucket.key, now - maxAge],
+      );
+      if (r.rows[0]) limit = { ts: r.rows[0].ts, fCnt: r.rows[0].f_cnt };
+    }
+    if (maxRows) {
+      const r = await this.c.query<{ ts: number; f_cnt: number }>(
+        'SELECT ts, f_cnt FROM tts_readings WHERE bucket = $1 ORDER BY ts DESC, f_cnt DESC LIMIT 1 OFFSET $2',
+        [bucket.key, maxRows],
+      );
+      if (r.rows[0] && newer(r.rows[0])) limit = { ts: r.rows[0].ts, fCnt: r.rows[0].f_cnt };
+    }
+    this.limits.set(bucket.key, limit);
+    return limit;
+  }
+
+  async trim(bucket: RetentionBucket, now: number, chunk: number): Promise<number> {
+    const limit = await this.limitOf(bucket, now);
+    if (!limit) return 0;
+    const r = await this.c.query(
+      // Row addresses from an index range, then a TID scan: the delete touches only those rows.
+      `DELETE FROM tts_readings WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM tts_readings WHERE bucket = $1 AND (ts, f_cnt) <= ($2, $3) ORDER BY ts, f_cnt LIMIT $4))`,
+      [bucket.key, limit.ts, limit.fCnt, chunk],
+    );
+    return r.rowCount ?? 0;
   }
 }
 

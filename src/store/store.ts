@@ -376,21 +376,27 @@ export class TtsStore extends EventEmitter {
     await (await this.backendReady()).setRetention(id, retention);
   }
 
-  /** Enforces every bucket's retention now; returns the rows deleted. */
+  /**
+   * Enforces every bucket's retention now, in short steps with the event loop free between them;
+   * returns the rows deleted (0 when another instance on the same PostgreSQL is doing it).
+   */
   enforceRetention(now = Date.now()): Promise<number> {
     this.retentionRunning ??= (async () => {
       const backend = await this.backendReady();
-      let deleted = 0;
-      for (const bucket of await backend.bucketsWithRetention()) {
-        for (;;) {
-          if (this.closed) return deleted;
-          const n = await backend.trimBucket(bucket.key, bucket.retention, now, this.retentionChunk);
-          deleted += n;
-          if (n < this.retentionChunk) break;
-          await yieldToLoop();
+      const deleted = await backend.withRetentionLock(async (run) => {
+        let total = 0;
+        for (const bucket of await run.buckets()) {
+          for (;;) {
+            if (this.closed) return total;
+            const n = await run.trim(bucket, now, this.retentionChunk);
+            total += n;
+            await yieldToLoop();
+            if (n < this.retentionChunk) break;
+          }
         }
-      }
-      return deleted;
+        return total;
+      });
+      return deleted ?? 0;
     })().finally(() => {
       this.retentionRunning = undefined;
     });

@@ -65,6 +65,10 @@ describe('store migrations: upgrade from every earlier version', () => {
             assert.equal(r?.device.lostFrames, 2);
             const page = await store.query({ bucket: 'b1' });
             assert.deepEqual(page.rows, [{ ts: T0, fCnt: 41, fPort: 1, data: { t: 1 } }]);
+            // Rows written before the upgrade are counted.
+            assert.equal((await store.bucketStats('b1'))?.rows, 1);
+            await store.write({ bucket: 'b1', ts: T0 + 1, fCnt: 42, data: { t: 2 } });
+            assert.equal((await store.bucketStats('b1'))?.rows, 2);
           }
           await store.setRetention('b1', { maxRows: 5 });
           assert.deepEqual((await store.getBucket('b1'))?.retention, { maxRows: 5 });

@@ -293,6 +293,44 @@ for (const kind of BACKENDS) {
         await assert.rejects(store.setRetention('aged', { maxAge: -1 }), /whole number/);
       });
 
+      it('keeps bucket row counts exact through replays, readings without f_cnt, retention and reopening', async () => {
+        const counted = async (id: string) => Number((await target.sql('SELECT count(*) AS n FROM tts_readings r JOIN tts_buckets b ON b.key = r.bucket WHERE b.id = ?', [id]))[0].n);
+        await Promise.all(Array.from({ length: 50 }, (_, i) => store.write({ bucket: 'c', ts: T0 + i * 1000, fCnt: i, data: { i } })));
+        await Promise.all(Array.from({ length: 10 }, (_, i) => store.write({ bucket: 'c', ts: T0 + i * 1000, fCnt: i, data: { replay: i } })));
+        await Promise.all(Array.from({ length: 5 }, (_, i) => store.write({ bucket: 'c', ts: T0 + 60_000 + i, data: { manual: i } })));
+        await store.write({ bucket: 'other', ts: T0, fCnt: 1, data: {} });
+        let stats = await store.bucketStats('c');
+        assert.equal(stats?.rows, 55);
+        assert.equal(stats?.rows, await counted('c'));
+        assert.equal(stats?.first, T0);
+        assert.equal(stats?.last, T0 + 60_004);
+        await store.setRetention('c', { maxRows: 20 });
+        assert.equal(await store.enforceRetention(T0 + 100_000), 35);
+        assert.equal(await store.enforceRetention(T0 + 100_000), 0, 'nothing more to delete');
+        stats = await store.bucketStats('c');
+        assert.equal(stats?.rows, 20);
+        assert.equal(stats?.rows, await counted('c'));
+        assert.equal(stats?.first, T0 + 35_000);
+        assert.deepEqual(stats?.retention, { maxRows: 20 });
+        // Age and count together: the stricter one wins, in chunks smaller than the excess.
+        // Age and count together, in chunks smaller than the excess: age removes 8 (older than
+        // T0 + 43 s), the count 2 more.
+        await store.setRetention('c', { maxRows: 10, maxAge: 20_000 });
+        const small = target.store({ retentionChunk: 3 });
+        await small.start();
+        assert.equal(await small.enforceRetention(T0 + 63_000), 10);
+        stats = await small.bucketStats('c');
+        assert.equal(stats?.rows, 10);
+        assert.equal(stats?.first, T0 + 45_000);
+        assert.equal(await counted('c'), 10);
+        assert.equal((await small.bucketStats('other'))?.rows, 1);
+        assert.equal(await store.bucketStats('new-empty'), undefined);
+        await store.ensureBucket('new-empty');
+        const fresh = await store.bucketStats('new-empty');
+        assert.equal(fresh?.rows, 0);
+        assert.equal(fresh?.first, undefined);
+      });
+
       it('exports a bucket as CSV and as JSON lines, across pages', async () => {
         await store.write({ bucket: 'x', ts: T0, fCnt: 1, fPort: 1, data: { temperature: 21.5, note: 'a,"b"' } });
         await store.write({ bucket: 'x', ts: T0 + 1000, fCnt: 2, fPort: 1, data: { temperature: 22, note: '=cmd', extra: true } });

@@ -1,5 +1,5 @@
 import { CayenneLppError, cayenneLpp } from './cayenne-lpp';
-import { CodecLoadError, CodecSandbox, type Operation, type OperationResult, type SandboxJob, type SandboxOptions } from './sandbox/sandbox';
+import { CodecLoadError, CodecSandbox, type SandboxJob, type SandboxOptions } from './sandbox/sandbox';
 import type { Codec, CodecError, CodecOptions, DecodeResult, DownlinkDecodeInput, DownlinkEncodeInput, EncodeResult, ScriptForm, UplinkInput } from './types';
 
 export { CodecLoadError };
@@ -62,7 +62,7 @@ export function createCodec(source: string, options: CodecOptions = {}): Codec {
     decodeUplinkBatch: (inputs) => sandbox.runAll('decodeUplink', inputs.map(checkBytesInput)) as DecodeResult[],
     decodeUplinkQueued: (input) => {
       try {
-        return queue.push('decodeUplink', checkBytesInput(input)) as Promise<DecodeResult>;
+        return queue.push(checkBytesInput(input));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -85,54 +85,49 @@ function checkBytesInput<T extends { bytes: ArrayLike<number> }>(input: T): T {
   return input;
 }
 
-interface Pending {
-  op: Operation;
-  input: unknown;
-  resolve(result: OperationResult): void;
-}
-
 /**
- * Collects the calls made during one event-loop turn and runs them as one job. Between protected
- * runs (a time slice used up, or a timeout) it yields with setImmediate, so the event loop is
- * never held longer than one run (≤ slice + timeout). Order of results follows order of calls.
+ * Collects the decodes queued during one event-loop turn and runs them as one job. Between
+ * protected runs (a time slice used up, or a timeout) it yields with setImmediate, so the event
+ * loop is never held longer than one run (≤ slice + timeout). Results keep the order of calls.
+ * Per message it keeps only the input and the promise's resolve function, in two arrays that
+ * become the job's input list as they are (no per-message record, no copying).
  */
 class BatchQueue {
-  private pending: Pending[] = [];
+  private inputs: unknown[] = [];
+  private resolvers: Array<(result: DecodeResult) => void> = [];
   private scheduled = false;
 
   constructor(private readonly sandbox: CodecSandbox) {}
 
-  push(op: Operation, input: unknown): Promise<OperationResult> {
+  push(input: unknown): Promise<DecodeResult> {
+    this.inputs.push(input);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.drain);
+    }
     return new Promise((resolve) => {
-      this.pending.push({ op, input, resolve });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.drain());
-      }
+      this.resolvers.push(resolve);
     });
   }
 
-  private drain(): void {
-    const batch = this.pending;
-    this.pending = [];
-    // One job per run of consecutive same-operation calls (in practice: all uplink decodes).
-    const op = batch[0].op;
-    const sameOp = batch.findIndex((p) => p.op !== op);
-    const take = sameOp < 0 ? batch : batch.slice(0, sameOp);
-    if (sameOp >= 0) this.pending = batch.slice(sameOp).concat(this.pending);
-    const job = this.sandbox.startJob(op, take.map((p) => p.input));
-    this.continueJob(job, take, 0);
-  }
+  private readonly drain = (): void => {
+    const inputs = this.inputs;
+    const resolvers = this.resolvers;
+    this.inputs = [];
+    this.resolvers = [];
+    this.continueJob(this.sandbox.startJob('decodeUplink', inputs), resolvers, 0);
+  };
 
-  private continueJob(job: SandboxJob, items: Pending[], resolved: number): void {
+  private continueJob(job: SandboxJob, resolvers: Array<(result: DecodeResult) => void>, resolved: number): void {
     const done = this.sandbox.runSlice(job);
-    const upTo = done ? items.length : job.runner.next;
-    for (let i = resolved; i < upTo; i++) items[i].resolve(job.results[i] as OperationResult);
+    const upTo = done ? resolvers.length : job.runner.next;
+    const results = job.results as DecodeResult[];
+    for (let i = resolved; i < upTo; i++) resolvers[i](results[i]);
     if (!done) {
-      setImmediate(() => this.continueJob(job, items, upTo));
+      setImmediate(() => this.continueJob(job, resolvers, upTo));
       return;
     }
-    if (this.pending.length > 0) setImmediate(() => this.drain());
+    if (this.inputs.length > 0) setImmediate(this.drain);
     else this.scheduled = false;
   }
 }

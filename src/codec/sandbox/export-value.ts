@@ -180,13 +180,13 @@ function copyArray(src: ArrayLike<unknown>, budget: ExportBudget, depth: number,
   // before anything is copied (a 2-million-element array must not be walked to find out).
   if (length > budget.remaining) throw new PathError(TOO_LARGE);
   budget.remaining -= length;
-  const out = new Array<unknown>(length);
+  const out: unknown[] = []; // packed (push) rather than holey (new Array(n)): faster to fill and read
   const elements = site === undefined ? undefined : site.elements();
   let i = 0;
   try {
     for (; i < length; i++) {
       const item = src[i];
-      out[i] = typeof item === 'number' && item - item === 0 ? item : copyValue(item, budget, depth + 1, elements);
+      out.push(typeof item === 'number' && item - item === 0 ? item : copyValue(item, budget, depth + 1, elements));
     }
   } catch (err) {
     if (err instanceof PathError) err.path.unshift(`[${i}]`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createCodec, CodecLoadError, type DecodeResult } from '../../src/codec';
+import { createCodec, CodecLoadError, type DecodeResult, type UplinkInput } from '../../src/codec';
 
 function loadError(source: string, options = {}): CodecLoadError {
   try {
@@ -277,6 +277,24 @@ describe('codec engine: failure modes and sandbox', () => {
       const input = { bytes: [1, 2], fPort: 1, extra: { x: 0 } };
       assert.deepEqual(codec.decodeUplink(input).data, { b: 99 });
       assert.deepEqual(input, { bytes: [1, 2], fPort: 1, extra: { x: 0 } });
+    });
+
+    it('imports every input shape with its keys in order (bytes as array, Buffer or typed array; Dates)', () => {
+      const codec = createCodec(
+        'function decodeUplink(i) { return { data: { keys: Object.keys(i).join(), b: Array.isArray(i.bytes) ? i.bytes.join() : "not an array", t: i.recvTime instanceof Date ? i.recvTime.toISOString() : typeof i.recvTime, p: i.fPort } }; }',
+      );
+      const when = new Date('2025-01-02T03:04:05.000Z');
+      const cases: Array<[UplinkInput, Record<string, unknown>]> = [
+        [{ bytes: [1, 2], fPort: 3 }, { keys: 'bytes,fPort', b: '1,2', t: 'undefined', p: 3 }],
+        [{ bytes: Buffer.from([4, 5]), fPort: 6, recvTime: when }, { keys: 'bytes,fPort,recvTime', b: '4,5', t: '2025-01-02T03:04:05.000Z', p: 6 }],
+        [{ bytes: new Uint8Array([7]), fPort: 8 }, { keys: 'bytes,fPort', b: '7', t: 'undefined', p: 8 }],
+        [{ fPort: 9, bytes: [1] }, { keys: 'fPort,bytes', b: '1', t: 'undefined', p: 9 }],
+        [{ bytes: [1], fPort: 2, extra: { n: 1 } }, { keys: 'bytes,fPort,extra', b: '1', t: 'undefined', p: 2 }],
+        [{ bytes: [1], fPort: 2, recvTime: when, decodedPayload: { a: 1 } }, { keys: 'bytes,fPort,recvTime,decodedPayload', b: '1', t: '2025-01-02T03:04:05.000Z', p: 2 }],
+      ];
+      for (let round = 0; round < 2; round++) {
+        assert.deepEqual(codec.decodeUplinkBatch(cases.map(([input]) => input)).map((r) => r.data), cases.map(([, expected]) => expected));
+      }
     });
 
     it('passes the input object as given, keys beside data and fPort included', () => {

@@ -119,6 +119,32 @@ export function installRunner(
     return out;
   }
 
+  /**
+   * The input object itself. Uplink inputs nearly always have exactly the keys `bytes, fPort` (or
+   * `bytes, fPort, recvTime`) with a byte array: those are built as one literal (the generic
+   * walk adds keys one store at a time); the for-in check keeps key order and anything else
+   * generic.
+   */
+  function importInput(value: unknown): unknown {
+    if (value === null || typeof value !== 'object' || (value as { constructor?: unknown }).constructor !== HostObject) return importValue(value, 0);
+    let count = 0;
+    let shape = 0;
+    for (const key in value as Record<string, unknown>) {
+      if (count === 0 ? key !== 'bytes' : count === 1 ? key !== 'fPort' : count === 2 ? key !== 'recvTime' : true) return importValue(value, 0);
+      count++;
+    }
+    if (count === 2) shape = 1;
+    else if (count === 3) shape = 2;
+    else return importValue(value, 0);
+    const v = value as { bytes: unknown; fPort: unknown; recvTime?: unknown };
+    const b = v.bytes;
+    const bytes = b !== null && typeof b === 'object' && (b as { constructor?: unknown }).constructor === HostArray ? importArray(b as ArrayLike<unknown>, 0) : importValue(b, 1);
+    const f = v.fPort;
+    const fPort = f === null || typeof f !== 'object' ? (typeof f === 'function' ? undefined : f) : importValue(f, 1);
+    if (shape === 1) return { bytes, fPort };
+    return { bytes, fPort, recvTime: importValue(v.recvTime, 1) };
+  }
+
   function rejectPromise(result: unknown, name: string): void {
     if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
       // Keep a rejected promise from surfacing as an unhandled rejection in Node-RED.
@@ -266,7 +292,7 @@ export function installRunner(
         job.current = i;
         logs = null;
         try {
-          const input = importValue(inputs[i], 0) as Input;
+          const input = importInput(inputs[i]) as Input;
           host.exportResult(i, 'ok', operation(apiForCall(), input), logs);
         } catch (err) {
           host.exportResult(i, 'error', describeError(err), logs);

@@ -107,7 +107,6 @@ export = (RED: NodeAPI): void => {
         rawFormat: (config.rawFormat ?? 'auto') as RawFormat,
         timeout: positive(config.timeout, positive(settings.ttsDownlinkEncodeTimeout, 100)),
         filename: `tts-downlink-${this.id}.js`,
-        onAsyncError: (message) => node.warn(RED._('tts-downlink.warn.async', { error: message })),
       });
     } catch (err) {
       configError = (err as Error).message;

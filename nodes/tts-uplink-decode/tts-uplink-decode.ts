@@ -48,7 +48,6 @@ export = (RED: NodeAPI): void => {
       script: typeof config.script === 'string' ? config.script : '',
       timeout,
       filename: `tts-uplink-decode-${node.id}.js`,
-      onAsyncError: (message) => node.warn(RED._('tts-uplink-decode.warn.async', { error: message })),
     });
     let decoded = 0;
     let failed = 0;

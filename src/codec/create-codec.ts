@@ -20,7 +20,6 @@ export function resolveOptions(options: CodecOptions = {}): SandboxOptions {
     freshScope: options.freshScope ?? true,
     maxOutputSize: options.maxOutputSize ?? DEFAULT_MAX_OUTPUT,
     batchSliceMs: Math.max(1, batchSliceMs),
-    ...(options.onAsyncError ? { onAsyncError: options.onAsyncError } : {}),
   };
 }
 

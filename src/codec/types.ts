@@ -84,8 +84,6 @@ export interface CodecOptions {
   maxOutputSize?: number;
   /** Longest time one protected batch keeps taking new messages, in ms (default min(timeout, 10)). */
   batchSliceMs?: number;
-  /** Called when the script leaves a promise rejection nobody handles (it never crashes the process). */
-  onAsyncError?: (message: string) => void;
 }
 
 /** The TTS-codec-API-shaped engine: the same whatever form the script was written in. */

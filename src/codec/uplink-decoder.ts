@@ -14,7 +14,6 @@ export interface UplinkDecoderOptions {
   script: string;
   timeout: number;
   filename?: string;
-  onAsyncError?: (message: string) => void;
 }
 
 export interface DecodeOutcome extends DecodeResult {
@@ -73,7 +72,6 @@ export class UplinkDecoder {
       this.script = createCodec(source, {
         timeout: options.timeout,
         filename: options.filename ?? 'codec.js',
-        ...(options.onAsyncError ? { onAsyncError: options.onAsyncError } : {}),
       });
       if (!this.script.capabilities.decodeUplink) {
         throw new CodecLoadError({ kind: 'form', message: 'the script defines no uplink decoder (decodeUplink, module.exports.uplink or Decoder)' });

@@ -15,7 +15,6 @@ export interface DownlinkEncoderConfig {
   timeout?: number;
   /** Name in script stack traces (the node id). */
   filename?: string;
-  onAsyncError?: (message: string) => void;
 }
 
 export interface EncodeInput {
@@ -55,7 +54,6 @@ export class DownlinkEncoder {
         this.script = createCodec(source, {
           ...(config.timeout !== undefined ? { timeout: config.timeout } : {}),
           ...(config.filename ? { filename: config.filename } : {}),
-          ...(config.onAsyncError ? { onAsyncError: config.onAsyncError } : {}),
         });
       } catch (err) {
         if (err instanceof CodecLoadError) throw new DownlinkEncodeError(err.message, err.codecError.line, err.codecError.column);

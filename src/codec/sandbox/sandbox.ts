@@ -3,8 +3,8 @@ import type { CodecError, DecodeResult, EncodeResult } from '../types';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
 import { CopierRegistry, exportBytes, exportObject, exportStringList, OutputError, OutputSite, type ExportBudget } from './export-value';
-import { guardRejections } from './rejection-guard';
 import { analyseScriptState } from './state-analysis';
+import { ASYNC_GLOBALS, findAsyncSyntax } from './async-syntax';
 import { installRunner, type RunnerJob } from './runner';
 
 /*
@@ -59,7 +59,6 @@ export interface SandboxOptions {
   reevaluate?: 'auto' | 'always';
   maxOutputSize: number;
   batchSliceMs: number;
-  onAsyncError?: (message: string) => void;
 }
 
 /** Raised by the constructor when the script does not compile or its top level fails. */
@@ -132,20 +131,27 @@ export class CodecSandbox {
         ? { reevaluated: false }
         : { reevaluated: true, reason: analysis.reason + (analysis.line === undefined ? '' : ` (line ${analysis.line})`) };
     }
-    // A script proven stateless is evaluated once; string code generation (eval, new Function
-    // reached by some path the analysis cannot see) could hide state from the proof, so its
-    // context refuses it. Scripts that use it by name are re-evaluated and keep it.
-    const sharedByProof = options.freshScope && !this.scope.reevaluated;
+    const asyncSyntax = findAsyncSyntax(source);
+    if (asyncSyntax) {
+      throw new CodecLoadError({
+        kind: 'compile',
+        message: `${asyncSyntax.what} is not supported: codec functions must be synchronous`,
+        line: asyncSyntax.line,
+        column: asyncSyntax.column,
+      });
+    }
     // A null-prototype sandbox: `this.constructor` then resolves inside the context, not to the
     // host's Object (the classic `this.constructor.constructor('return process')()` escape).
+    // No code generation from strings: eval / new Function could build async code at run time
+    // (see async-syntax.ts) and hide state from the analysis.
     this.context = vm.createContext(Object.create(null) as object, {
       name: options.filename,
-      codeGeneration: { strings: !sharedByProof, wasm: false },
+      codeGeneration: { strings: false, wasm: false },
       microtaskMode: 'afterEvaluate',
     });
     const global = vm.runInContext('globalThis', this.context) as Record<string, unknown>;
-    const promisePrototype = vm.runInContext('Object.getPrototypeOf((async function () {})())', this.context) as object;
-    guardRejections(promisePrototype, options.onAsyncError ?? (() => undefined));
+    for (const name of ASYNC_GLOBALS) delete global[name];
+    vm.runInContext('delete Atomics.waitAsync; if (Array.fromAsync) delete Array.fromAsync;', this.context);
     const install = vm.runInContext(PRELUDE, this.context, { filename: 'tts-codec-prelude' }) as (
       g: Record<string, unknown>,
       host: object,

@@ -7,6 +7,7 @@ const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const { spawn } = require('child_process');
+const { exampleFlows, webhookPaths } = require('./demo-flows');
 
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
@@ -24,29 +25,10 @@ function encryptCredentials(credentials) {
   return { $: iv.toString('hex') + body };
 }
 
-/** All example flows as one flow file; config nodes shared between examples appear once. */
-function exampleFlows() {
-  const dir = path.join(root, 'examples');
-  const byId = new Map();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    for (const node of JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-      if (!byId.has(node.id)) byId.set(node.id, node);
-    }
-  }
-  return [...byId.values()];
-}
-
 /** One simulator webhook per tts-webhook-in of the demo flows, as TTS allows several per application. */
 function webhookUrls() {
   const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
-  const paths = new Set();
-  for (const node of flows) {
-    if (node.type !== 'tts-webhook-in' || node.d) continue;
-    let p = String(node.path || '/').trim();
-    if (!p.startsWith('/')) p = `/${p}`;
-    paths.add(p.replace(/\/+$/, '') || '/');
-  }
-  return [...paths].map((p) => `http://127.0.0.1:${port}${p}`);
+  return webhookPaths(flows).map((p) => `http://127.0.0.1:${port}${p}`);
 }
 
 function prepareUserDir() {
@@ -55,7 +37,7 @@ function prepareUserDir() {
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
   const flowFile = path.join(userDir, 'flows.json');
   if (!fs.existsSync(flowFile)) {
-    const flows = exampleFlows();
+    const flows = exampleFlows(root);
     fs.writeFileSync(flowFile, JSON.stringify(flows, null, 2));
     // The demo profile reads its token from the environment (${ENV} works in credentials).
     const creds = {};

@@ -96,4 +96,32 @@ describe('tts-profile edit dialog in a real browser', function () {
     assert.ok(!red.logs.join('\n').includes(token), 'token not in the log');
     assert.deepEqual(problems, []);
   });
+
+  it('marks a second profile for the same application, or a second Default profile, as invalid', async () => {
+    const result = await page.evaluate(() => {
+      const RED = (window as unknown as { RED: any }).RED;
+      RED.view.importNodes([
+        { id: 'profile-same-app', type: 'tts-profile', applicationId: 'farm-sensors' },
+        { id: 'profile-default-1', type: 'tts-profile', applicationId: '' },
+        { id: 'profile-default-2', type: 'tts-profile', applicationId: '' },
+        { id: 'profile-other-app', type: 'tts-profile', applicationId: 'other-app' },
+      ]);
+      const check = (id: string) => {
+        const node = RED.nodes.node(id);
+        RED.editor.validateNode(node);
+        return { valid: node.valid, errors: node.validationErrors ?? [] };
+      };
+      return {
+        same: check('profile-same-app'),
+        default1: check('profile-default-1'),
+        default2: check('profile-default-2'),
+        other: check('profile-other-app'),
+      };
+    });
+    assert.equal(result.same.valid, false);
+    assert.deepEqual(result.same.errors, ['Another profile already serves application farm-sensors']);
+    assert.equal(result.default1.valid, false);
+    assert.equal(result.default2.valid, false);
+    assert.equal(result.other.valid, true);
+  });
 });

@@ -2,19 +2,11 @@ import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ttsFixture } from '../fixtures';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
+import { openConfigDialog, openEditorSession } from '../helpers/browser';
 
 const TAB = 'profile-tab';
 const PROFILE = 'profile-under-test';
 const HOOK = 'profile-hook';
-
-/** Opens a config node's dialog the way the pencil button beside a config field does. */
-async function openConfigDialog(page: Page, type: string, id: string): Promise<void> {
-  await page.evaluate(([t, i]) => {
-    (window as unknown as { RED: { editor: { editConfig(name: string, type: string, id: string): void } } }).RED.editor.editConfig('', t, i);
-  }, [type, id] as const);
-  await page.waitForSelector('#node-config-dialog-edit-form', { state: 'visible' });
-}
 
 describe('tts-profile edit dialog in a real browser', function () {
   this.timeout(90_000);
@@ -31,11 +23,7 @@ describe('tts-profile edit dialog in a real browser', function () {
         { id: HOOK, type: 'tts-webhook-in', z: TAB, name: '', path: '/tts', profile: PROFILE, routing: 'single', x: 200, y: 100, wires: [[]] },
       ],
     });
-    await red.start();
-    context = await (await sharedBrowser()).newContext();
-    page = await context.newPage();
-    problems = watchPageErrors(page);
-    await openNodeRedEditor(page, red.baseUrl);
+    ({ context, page, problems } = await openEditorSession(red));
   });
 
   after(async () => {

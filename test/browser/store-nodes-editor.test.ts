@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import fs from 'node:fs';
 import type { BrowserContext, Download, Page, Response } from 'playwright-core';
-import { openEditDialog, openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
@@ -58,11 +58,6 @@ function flows(pgUrl: string) {
 }
 
 /** Opens a config node's dialog (as the pencil next to a config select does). */
-async function openConfigDialog(page: Page, type: string, id: string): Promise<void> {
-  await page.evaluate(([t, i]) => (window as unknown as RedWindow).RED.editor.editConfig('', t, i), [type, id] as const);
-  await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
-}
-
 async function closeDialog(page: Page, button: string, form: string): Promise<void> {
   await page.click(button);
   await page.waitForSelector(`.red-ui-tray-body ${form}`, { state: 'detached' });
@@ -136,11 +131,7 @@ describe('tts-store, tts-provision and tts-bucket edit dialogs in a real browser
     const url = new URL(db.url);
     url.password = PG_PASSWORD; // the throwaway server trusts local connections; the password only has to stay hidden
     red = new NodeRedProcess(flows(url.toString()));
-    await red.start();
-    context = await (await sharedBrowser()).newContext({ acceptDownloads: true });
-    page = await context.newPage();
-    problems = watchPageErrors(page);
-    await openNodeRedEditor(page, red.baseUrl);
+    ({ context, page, problems } = await openEditorSession(red, { acceptDownloads: true }));
   });
 
   after(async () => {

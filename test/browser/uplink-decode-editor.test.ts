@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openNodeRedEditor, sharedBrowser, typeIntoMonaco, watchPageErrors } from '../helpers/browser';
+import { openEditDialog, openEditorSession, typeIntoMonaco } from '../helpers/browser';
 
 const TAB = 'codec-tab';
 const DECODE = 'codec-decode-node';
@@ -41,11 +41,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
         { id: INJECT, type: 'inject', z: TAB, name: '', props: [{ p: 'payload' }, { p: 'fPort', v: '7', vt: 'num' }], payload: '[52,8,16,23]', payloadType: 'json', repeat: '', once: false, x: 100, y: 100, wires: [[DECODE]] },
       ],
     });
-    await red.start();
-    context = await (await sharedBrowser()).newContext();
-    page = await context.newPage();
-    problems = watchPageErrors(page);
-    await openNodeRedEditor(page, red.baseUrl);
+    ({ context, page, problems } = await openEditorSession(red));
   });
 
   after(async () => {

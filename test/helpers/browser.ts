@@ -1,6 +1,7 @@
 // Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
 // once per test run (lazily, by the first suite that asks) and closed at the end of the run.
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import type { NodeRedProcess } from './node-red-process';
 import { onSuiteEnd } from '../setup';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -86,4 +87,28 @@ export async function typeIntoMonaco(page: Page, text: string): Promise<void> {
     await page.keyboard.press('Shift+End');
     await page.keyboard.press('Delete');
   }
+}
+
+/**
+ * Starts a Node-RED process and opens its editor in a new context of the shared browser, with
+ * page errors collected. Close `context` and stop the process in the suite's `after`.
+ */
+export async function openEditorSession(
+  red: NodeRedProcess,
+  contextOptions: BrowserContextOptions = {},
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  await red.start();
+  const context = await (await sharedBrowser()).newContext(contextOptions);
+  const page = await context.newPage();
+  const problems = watchPageErrors(page);
+  await openNodeRedEditor(page, red.baseUrl);
+  return { context, page, problems };
+}
+
+/** Opens a config node's dialog the way the pencil button beside a config field does. */
+export async function openConfigDialog(page: Page, type: string, id: string): Promise<void> {
+  await page.evaluate(([t, i]) => {
+    (window as unknown as { RED: { editor: { editConfig(name: string, type: string, id: string): void } } }).RED.editor.editConfig('', t, i);
+  }, [type, id] as const);
+  await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openNodeRedEditor, sharedBrowser, typeIntoMonaco, watchPageErrors } from '../helpers/browser';
+import { openEditDialog, openEditorSession, typeIntoMonaco } from '../helpers/browser';
 
 const TAB = 'downlink-tab';
 const DOWNLINK = 'downlink-node-under-test';
@@ -42,11 +42,7 @@ describe('tts-downlink edit dialog in a real browser', function () {
         { id: DOWNLINK, type: 'tts-downlink', z: TAB, name: '', profile: '', store: '', codec: 'script', device: '', rawFormat: 'auto', outcomeTimeout: '600', report: 'all', timeout: '100', x: 300, y: 100, wires: [[], []] },
       ],
     });
-    await red.start();
-    context = await (await sharedBrowser()).newContext();
-    page = await context.newPage();
-    problems = watchPageErrors(page);
-    await openNodeRedEditor(page, red.baseUrl);
+    ({ context, page, problems } = await openEditorSession(red));
   });
 
   after(async () => {

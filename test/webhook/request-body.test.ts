@@ -1,0 +1,72 @@
+import { strict as assert } from 'node:assert';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { BodyError, readJsonBody } from '../../src/webhook/request-body';
+
+/** A server answering with what readJsonBody made of the request (status + code or body). */
+function bodyServer(limit: number, timeoutMs: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    readJsonBody(req, limit, timeoutMs).then(
+      (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+      (err: BodyError) => res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: err.code })),
+    );
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Sends raw HTTP and resolves with the first response line once the server answers. */
+function rawRequest(port: number, head: string, body: string): Promise<{ statusLine: string; elapsedMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write(head + body));
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString('utf8');
+      if (data.includes('\r\n')) {
+        socket.destroy();
+        resolve({ statusLine: data.split('\r\n')[0], elapsedMs: Date.now() - started });
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('webhook request body', () => {
+  let server: Server;
+  let port: number;
+  before(async () => {
+    server = await bodyServer(1024, 150);
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('answers a client that stalls mid-body within the time limit (TTS gives up after 5 s)', async () => {
+    const head = 'POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n';
+    const { statusLine, elapsedMs } = await rawRequest(port, head, '{"end_device_ids":');
+    assert.match(statusLine, /^HTTP\/1\.1 408 /);
+    assert.ok(elapsedMs < 1000, `answered after ${elapsedMs} ms`);
+  });
+
+  it('refuses a declared length over the limit before reading anything', async () => {
+    const head = 'POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n';
+    const { statusLine } = await rawRequest(port, head, '');
+    assert.match(statusLine, /^HTTP\/1\.1 413 /);
+  });
+
+  it('stops reading a chunked body as soon as it passes the limit', async () => {
+    const chunk = 'x'.repeat(2000);
+    const head = 'POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const { statusLine } = await rawRequest(port, head, `${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    assert.match(statusLine, /^HTTP\/1\.1 413 /);
+  });
+
+  it('reads an ordinary body', async () => {
+    const body = JSON.stringify({ a: 1 });
+    const head = `POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const { statusLine } = await rawRequest(port, head, body);
+    assert.match(statusLine, /^HTTP\/1\.1 200 /);
+  });
+});

@@ -70,9 +70,15 @@
       scriptEditor.cancel(node);
     },
     cancel: function (node) {
-      if (!node.editor) return;
-      node.editor.destroy();
+      var editor = node.editor;
+      if (!editor) return;
       delete node.editor;
+      // Monaco: detach the model before Node-RED's destroy disposes it, so a render the editor
+      // already scheduled (a resize just before Done) never meets a disposed model.
+      var model = typeof editor.getModel === 'function' ? editor.getModel() : null;
+      if (model && typeof editor.setModel === 'function') editor.setModel(null);
+      editor.destroy();
+      if (model && typeof model.isDisposed === 'function' && !model.isDisposed()) model.dispose();
     },
     /** Gives the editor the dialog height the other (visible) rows leave. */
     resize: function (node, minHeight) {

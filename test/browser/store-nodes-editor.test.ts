@@ -57,7 +57,6 @@ function flows(pgUrl: string) {
   };
 }
 
-/** Opens a config node's dialog (as the pencil next to a config select does). */
 async function closeDialog(page: Page, button: string, form: string): Promise<void> {
   await page.click(button);
   await page.waitForSelector(`.red-ui-tray-body ${form}`, { state: 'detached' });

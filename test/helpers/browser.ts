@@ -74,6 +74,15 @@ export async function openEditDialog(page: Page, nodeId: string): Promise<void> 
     red.editor.edit(red.nodes.node(id));
   }, nodeId);
   await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'visible' });
+  await waitForTraysAtRest(page);
+}
+
+/**
+ * Trays slide in with a CSS transition; a click that lands while one still moves can miss its
+ * button on a loaded machine. Waits until every open tray has reached its place.
+ */
+export async function waitForTraysAtRest(page: Page): Promise<void> {
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('.red-ui-tray')).every((tray) => getComputedStyle(tray).right === '0px'));
 }
 
 /**
@@ -118,4 +127,5 @@ export async function openConfigDialog(page: Page, type: string, id: string): Pr
     (window as unknown as { RED: { editor: { editConfig(name: string, type: string, id: string): void } } }).RED.editor.editConfig('', t, i);
   }, [type, id] as const);
   await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
+  await waitForTraysAtRest(page);
 }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, typeIntoMonaco } from '../helpers/browser';
+import { openEditDialog, openEditorSession, replaceScript } from '../helpers/browser';
 
 const TAB = 'codec-tab';
 const DECODE = 'codec-decode-node';
@@ -51,12 +51,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
 
   it('edits a script in Monaco, runs it with the test tool and shows output, console and time', async () => {
     await openEditDialog(page, DECODE);
-    const editor = page.locator('#node-input-script-editor .monaco-editor');
-    await editor.waitFor({ state: 'visible' });
-    await editor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await typeIntoMonaco(page, SCRIPT);
+    await replaceScript(page, SCRIPT);
     assert.equal(await editorValue(page), SCRIPT);
 
     await page.selectOption('#node-tts-test-direction', 'uplink');
@@ -74,11 +69,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
   });
 
   it('shows a runtime error with its line number', async () => {
-    const editor = page.locator('#node-input-script-editor .monaco-editor');
-    await editor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await typeIntoMonaco(page, 'function decodeUplink(input) {\n  var missing = null;\n  return { data: missing.value };\n}');
+    await replaceScript(page, 'function decodeUplink(input) {\n  var missing = null;\n  return { data: missing.value };\n}');
     await page.click('#node-tts-test-run');
     const errors = page.locator('#node-tts-test-output .tts-test-errors');
     await errors.waitFor();
@@ -108,12 +99,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
 
   it('flags a syntax error before deploy: the node is marked invalid', async () => {
     await openEditDialog(page, DECODE);
-    const editor = page.locator('#node-input-script-editor .monaco-editor');
-    await editor.waitFor({ state: 'visible' });
-    await editor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await typeIntoMonaco(page, 'function decodeUplink(input) {\n  return { data: { a: 1 } ;\n}');
+    await replaceScript(page, 'function decodeUplink(input) {\n  return { data: { a: 1 } ;\n}');
     // Monaco reports markers asynchronously: wait until the editor knows about the error.
     await page.waitForFunction((id) => {
       const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;

@@ -129,3 +129,13 @@ export async function openConfigDialog(page: Page, type: string, id: string): Pr
   await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
   await waitForTraysAtRest(page);
 }
+
+/** Replaces the text of the open dialog's script editor (#node-input-script-editor) by typing it. */
+export async function replaceScript(page: Page, text: string): Promise<void> {
+  const editor = page.locator('#node-input-script-editor .monaco-editor');
+  await editor.waitFor({ state: 'visible' });
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await typeIntoMonaco(page, text);
+}

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, typeIntoMonaco } from '../helpers/browser';
+import { openEditDialog, openEditorSession, replaceScript } from '../helpers/browser';
 
 const TAB = 'downlink-tab';
 const DOWNLINK = 'downlink-node-under-test';
@@ -61,11 +61,7 @@ describe('tts-downlink edit dialog in a real browser', function () {
   });
 
   it('shows a script error with its line, and console output', async () => {
-    const editor = page.locator('#node-input-script-editor .monaco-editor');
-    await editor.click();
-    await page.keyboard.press('Control+A');
-    await page.keyboard.press('Delete');
-    await typeIntoMonaco(page, 'function encodeDownlink(input) {\n  console.log("level " + input.data.level);\n  return { bytes: [input.data.level.value] };\n}');
+    await replaceScript(page, 'function encodeDownlink(input) {\n  console.log("level " + input.data.level);\n  return { bytes: [input.data.level.value] };\n}');
     const failed = await runTestTool(page, '{"level": null}');
     assert.match(failed, /Encoding failed: .*TypeError.*\(line 3/);
     assert.match(failed, /log: level null/);

@@ -92,7 +92,15 @@
     }
   };
 
+  /** The message of a failed admin request: routes answer `{ error: { code, message } }`. */
+  function errorText(xhr) {
+    var body = xhr && xhr.responseJSON;
+    if (body && body.error && typeof body.error.message === 'string') return body.error.message;
+    return (xhr && (xhr.statusText || String(xhr.status))) || 'request failed';
+  }
+
   window.TtsEditor = {
+    errorText: errorText,
     escapeHtml: escapeHtml,
     webhookPath: webhookPath,
     webhookUrl: webhookUrl,

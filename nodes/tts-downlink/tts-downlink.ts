@@ -1,8 +1,8 @@
 import type { Node, NodeMessage } from 'node-red';
-import type { NodeAPI } from '../shared/red-types';
-import { needsPermission } from '../shared/red-types';
+import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { sendError } from '../shared/errors';
 import {
   DownlinkEncoder,
   DownlinkLifecycleTracker,
@@ -146,7 +146,7 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-downlink', TtsDownlink as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  registerNode(RED, 'tts-downlink', TtsDownlink, {
     settings: editorSettings('ttsDownlinkEncodeTimeout'),
   });
 
@@ -156,6 +156,7 @@ export = (RED: NodeAPI): void => {
     // An empty time limit in the dialog means the setting, as it does for the deployed node.
     const result = previewEncode({ ...body, timeout: scriptTimeoutOf(body.timeout, setting(RED, 'ttsDownlinkEncodeTimeout')) });
     // Encoder failures are an answer to show; only a malformed request is an HTTP error.
-    res.status(!result.ok && result.badRequest ? 400 : 200).json(result);
+    if (!result.ok && result.badRequest) sendError(res, 400, 'bad_request', result.error);
+    else res.json(result);
   });
 };

@@ -1,4 +1,4 @@
-import type { NodeAPI } from '../shared/red-types';
+import { type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { createStore, type StoreConfig } from '../../src/store';
 import { describeError } from '../../src/store/errors';
@@ -59,7 +59,7 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-store', TtsStoreConfig as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  registerNode(RED, 'tts-store', TtsStoreConfig, {
     credentials: {
       connection: { type: 'password' },
     },

@@ -1,12 +1,13 @@
 import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
 import type { TtsUplinkDecodeDef } from './types';
-import { needsPermission, type NodeAPI } from '../shared/red-types';
+import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { editorSettings, scriptTimeoutOf, setting } from '../shared/settings';
 import { PayloadInputError } from '../../src/codec/payload-input';
-import { CodecTestRequestError, runCodecTest } from '../../src/codec/test-tool';
+import { runCodecTest } from '../../src/codec/test-tool';
+import { sendError } from '../shared/errors';
 import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
 import type { UplinkInput } from '../../src/codec/types';
 
@@ -106,7 +107,7 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-uplink-decode', TtsUplinkDecode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  registerNode(RED, 'tts-uplink-decode', TtsUplinkDecode, {
     settings: editorSettings('ttsUplinkDecodeTimeout'),
   });
 
@@ -116,15 +117,14 @@ export = (RED: NodeAPI): void => {
     try {
       res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, settingTimeout()));
     } catch (err) {
-      if (err instanceof CodecTestRequestError) res.status(400).json({ error: err.message });
-      else res.status(500).json({ error: (err as Error).message });
+      sendError(res, err);
     }
   });
 
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {
     const last = lastUplinks.get(String(req.params.id));
     if (!last) {
-      res.status(404).json({ error: RED._('tts-uplink-decode.test.no-uplink') });
+      sendError(res, 404, 'no_uplink', RED._('tts-uplink-decode.test.no-uplink'));
       return;
     }
     res.json(last);

@@ -1,12 +1,13 @@
 import type { TtsEnvelope } from './envelope-types';
 import { MESSAGE_TYPES, type ApplicationUp, type MessageType } from './types';
+import { TtsError } from '../util/errors';
 
 export type { TtsEnvelope } from './envelope-types';
 
 /** Why a body is not a TTS message; `field` names the offending path for the error body. */
-export class InvalidTtsMessage extends Error {
+export class InvalidTtsMessage extends TtsError {
   constructor(readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`);
+    super(`${field}: ${reason}`, { code: 'invalid_message', httpStatus: 422, statusKey: 'invalid' });
     this.name = 'InvalidTtsMessage';
   }
 }

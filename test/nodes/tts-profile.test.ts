@@ -87,11 +87,11 @@ describe('tts-profile', () => {
     it('says what is missing before calling TTS', async () => {
       const dflt = await deployedProfile({ applicationId: '' });
       const res = await nodeRedHelper().request().post(`/tts/profile/${dflt.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(400);
-      assert.match(res.body.error, /application ID/);
+      assert.match(res.body.error.message, /application ID/);
       await unloadFlow();
       const noKey = await deployedProfile({}, { webhookToken: TOKEN });
       const res2 = await nodeRedHelper().request().post(`/tts/profile/${noKey.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(400);
-      assert.match(res2.body.error, /API key/);
+      assert.match(res2.body.error.message, /API key/);
       await nodeRedHelper().request().post('/tts/profile/not-deployed/webhook').send({ baseUrl: 'https://x.example/tts' }).expect(404);
     });
 

@@ -5,7 +5,7 @@ export { TtsError, isTtsError, type ErrorStatusKey } from '../../src/util/errors
 
 /** The one body shape of every error answer (admin routes and the webhook): `{ error: { code, message } }`. */
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; [detail: string]: string | number | undefined };
 }
 
 /** Which status text a node shows for a failure: `<type>.status.<key>` in the node's catalog. */
@@ -39,8 +39,8 @@ export function doneError(err: unknown): Error {
   return out;
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details: Record<string, string | number | undefined> = {}): ErrorBody {
+  return { error: { ...details, code, message } };
 }
 
 /** Answers an admin route with an error: its status and the one body shape. */
@@ -53,5 +53,5 @@ export function sendError(res: Response, errOrStatus: unknown, code?: string, me
   }
   const err = errOrStatus;
   // Unexpected failures may hold internals; they are answered as a 500 with the (redacted) text.
-  res.status(httpStatusOf(err)).json(errorBody(codeOf(err), describeError(err)));
+  res.status(httpStatusOf(err)).json(errorBody(codeOf(err), describeError(err), isTtsError(err) ? err.publicDetails() : {}));
 }

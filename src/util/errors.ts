@@ -28,6 +28,11 @@ export class TtsError extends Error {
     this.httpStatus = init.httpStatus;
     this.statusKey = init.statusKey;
   }
+
+  /** Plain facts an HTTP answer may add to code and message (never a secret). */
+  publicDetails(): Record<string, string | number | undefined> {
+    return {};
+  }
 }
 
 /** Shorthands for the common kinds. */

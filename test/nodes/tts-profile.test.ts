@@ -98,7 +98,7 @@ describe('tts-profile', () => {
     it("passes TTS's refusal on, without the key", async () => {
       const p = await deployedProfile({}, { webhookToken: TOKEN, apiKey: 'NNSXS.WRONGKEY.0123456789ABCDEF' });
       const res = await nodeRedHelper().request().post(`/tts/profile/${p.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(502);
-      assert.equal(res.body.status, 401);
+      assert.equal(res.body.error.status, 401);
       assert.ok(!JSON.stringify(res.body).includes('WRONGKEY'));
     });
   });

@@ -62,6 +62,10 @@ export class TtsApiError extends TtsError {
     this.retryAfterMs = init.retryAfterMs;
   }
 
+  override publicDetails(): Record<string, string | number | undefined> {
+    return { status: this.status, ttsName: this.ttsName };
+  }
+
   /** Plain data for msg.error or an admin route's answer (no stack, no secrets). */
   toJSON(): Record<string, unknown> {
     return {

@@ -1,4 +1,4 @@
-import { isTtsId } from '../../profile/profile-settings';
+import { isTtsId } from '../protocol';
 import { MESSAGE_TYPES, type MessageType } from '../types';
 import type { ApplicationWebhook, SetApplicationWebhookRequest } from './api-types';
 import { TtsError } from '../../util/errors';

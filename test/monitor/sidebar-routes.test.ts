@@ -62,6 +62,7 @@ describe('monitor: sidebar admin routes', function () {
     }
 
     before(async () => {
+      eventLog.clear(); // one log per process: earlier suites' events are not this suite's
       settings = useTestSettings();
       await startServerWithNodeRoutes();
       sim = await startSimulator({
@@ -157,7 +158,7 @@ describe('monitor: sidebar admin routes', function () {
     it('log: a refused webhook with its reason, accepted ones and provisioning, filtered by profile, kind and device', async () => {
       const res = await fetch(`${nodeRedHelper().url()}/tts`, { method: 'POST', headers: { authorization: `Bearer ${WRONG_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
       assert.equal(res.status, 401);
-      await waitForLog((e) => e.outcome === 'refused');
+      await waitForLog((e) => e.outcome === 'refused' && e.profile === profileId);
       const refused = (await get(`/tts/monitor/log?kind=webhook&profile=${profileId}`)).events.filter((e: LogEvent) => e.outcome === 'refused');
       assert.equal(refused.length, 1);
       assert.equal(refused[0].reason, 'the bearer token matches no profile');
@@ -167,7 +168,7 @@ describe('monitor: sidebar admin routes', function () {
       assert.ok(all.every((e, i) => i === 0 || all[i - 1].seq > e.seq), 'newest first');
       assert.ok(all.filter((e) => e.kind === 'webhook' && e.outcome === 'accepted').length >= 6);
       assert.equal(all.filter((e) => e.kind === 'provision' && e.outcome === 'created').length, 2);
-      const one = (await get(`/tts/monitor/log?device=valve-02&kind=provision`)).events as LogEvent[];
+      const one = (await get(`/tts/monitor/log?device=valve-02&kind=provision&profile=${profileId}`)).events as LogEvent[];
       assert.ok(one.length > 0 && one.every((e) => e.deviceId === 'valve-02' && e.kind === 'provision'));
       assert.equal(one[one.length - 1].outcome, 'created');
       await get('/tts/monitor/log?limit=0', 400);
@@ -194,8 +195,8 @@ describe('monitor: sidebar admin routes', function () {
       assert.equal(ack.payload.deviceId, 'valve-01');
       assert.deepEqual(requests, ['valve-01']);
       assert.equal((await get(`/tts/monitor/stores/${storeId}/devices/valve-01`)).device.downlink.frequency, 30);
-      await waitForLog((e) => e.kind === 'downlink' && e.outcome === 'ack' && e.deviceId === 'valve-01');
-      const log = (await get('/tts/monitor/log?kind=downlink&device=valve-01')).events as LogEvent[];
+      await waitForLog((e) => e.kind === 'downlink' && e.outcome === 'ack' && e.deviceId === 'valve-01' && e.profile === profileId);
+      const log = (await get(`/tts/monitor/log?kind=downlink&device=valve-01&profile=${profileId}`)).events as LogEvent[];
       assert.equal(log[0].outcome, 'ack');
       assert.deepEqual(log.map((e) => e.outcome).sort(), ['ack', 'queued', 'requested', 'sent']);
       assert.equal(log.find((e) => e.outcome === 'requested')?.profile, profileId);

@@ -2,7 +2,9 @@
 // (the measured load), each sample charged to the innermost frame of its stack that belongs to
 // one of the buckets below (a sample in JSON.parse called by the inbox is inbox time; one in
 // i18next called from anywhere is status time). The profile's clock is the system's monotonic
-// clock, the same as process.hrtime in the bench.
+// clock, the same as process.hrtime in the bench. A sample stands for the wall time until the
+// next one, which on a busy machine includes time the process was not running: the shares are
+// what the profile says, the bench scales them to the CPU time /proc measured.
 import { readFileSync } from 'node:fs';
 
 interface CallFrame {
@@ -40,11 +42,11 @@ const RULES: Array<[Exclude<Bucket, 'rest'>, RegExp]> = [
 ];
 
 export interface Breakdown {
-  /** µs per uplink per bucket. */
-  perUplink: Record<Bucket, number>;
-  /** µs per uplink of all non-idle samples in the window. */
+  /** Share of the non-idle samples per bucket (0..1). */
+  share: Record<Bucket, number>;
+  /** Sampled µs per uplink of all non-idle samples in the window (wall time between samples: more than CPU time when the machine is busy). */
   total: number;
-  /** The largest contributors to `rest` (module or native function), µs per uplink. */
+  /** The largest contributors to `rest` (module or native function), share of all samples. */
   restTop: Array<[string, number]>;
   /** Samples in the window, and whether the window had to fall back to the whole profile. */
   samples: number;
@@ -105,9 +107,8 @@ export function breakdown(file: string, fromUs: number, toUs: number, uplinks: n
     samples += 1;
     if (bucket === 'rest') rest.set(restLabel(frame), (rest.get(restLabel(frame)) ?? 0) + us);
   }
-  const per = (us: number): number => us / uplinks;
-  const perUplink = Object.fromEntries(BUCKETS.map((b) => [b, per(totals[b])])) as Record<Bucket, number>;
-  const total = BUCKETS.reduce((sum, b) => sum + perUplink[b], 0);
-  const restTop = [...rest].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([label, us]) => [label, per(us)] as [string, number]);
-  return { perUplink, total, restTop, samples, wholeProfile };
+  const all = BUCKETS.reduce((sum, b) => sum + totals[b], 0) || 1;
+  const share = Object.fromEntries(BUCKETS.map((b) => [b, totals[b] / all])) as Record<Bucket, number>;
+  const restTop = [...rest].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([label, us]) => [label, us / all] as [string, number]);
+  return { share, total: all / uplinks, restTop, samples, wholeProfile };
 }

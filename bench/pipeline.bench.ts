@@ -45,8 +45,10 @@ const CLOSED = 4_000;
 const OPEN_RATE = 1_000;
 const OPEN = 3_000;
 const RUN_LIMIT_MS = 30_000;
-/** How long stored rows may lag behind the acknowledgements (bounds a failure only). */
+/** How long stored rows may lag behind the acknowledgements (bounds a failure only)... */
 const DRAIN_MS = 30_000;
+/** ...and how long the row count may stand still before the missing rows count as lost. */
+const STALL_MS = 3_000;
 const BIG_FLEET = 100_000;
 const BIG_TOUCHED = 20_000;
 
@@ -139,6 +141,7 @@ function postgresRows(url: string): { rows: () => Promise<number>; end: () => Pr
   const connect = (): Promise<Client> => {
     client ??= (async () => {
       const c = new Client({ connectionString: url });
+      c.on('error', () => undefined); // the server going away at the end is not the bench's failure
       await c.connect();
       return c;
     })();
@@ -162,17 +165,27 @@ const cpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicr
 const rssOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + rssMB(pid), 0);
 
 /**
- * Waits until the store holds `rows` rows; returns when that was seen (performance.now ms). At
- * the deadline the target is marked failed (reported, and the bench fails, at the end).
+ * Waits until the store holds `rows` rows; returns when that was seen (performance.now ms). When
+ * the count stops growing short of it (STALL_MS without a new row) the missing ones are reported,
+ * the target is marked failed (the bench fails at the end) and the time of the last row counts.
  */
 async function drained(t: Target, rows: number): Promise<number> {
-  const deadline = performance.now() + DRAIN_MS;
+  let last = -1;
+  let lastChange = performance.now();
+  const deadline = lastChange + DRAIN_MS;
   for (;;) {
-    if ((await t.rows()) >= rows) return performance.now();
-    if (performance.now() > deadline) {
-      t.failure = `the store still lacked rows ${DRAIN_MS / 1000} s after the last acknowledgement: ${describeCheck(checkStored(t.acked, await t.counts()), t.acked.length)}`;
-      console.log(`  FAILED ${t.name}: ${t.failure}`);
-      return NaN;
+    const now = performance.now();
+    const count = await t.rows();
+    if (count >= rows) return now;
+    if (count !== last) {
+      last = count;
+      lastChange = now;
+    }
+    if (now - lastChange > STALL_MS || now > deadline) {
+      const problems = t.problems?.() ?? [];
+      t.failure = `acknowledged uplinks missing from the store: ${describeCheck(checkStored(t.acked, await t.counts()), t.acked.length)}`;
+      console.log(`  FAILED ${t.name}: ${rows - count} acknowledged in this run not stored; ${t.failure}${problems.length ? `\n    its Node-RED logged (last 3 of ${problems.length} warnings/errors):\n    ${problems.slice(-3).join('\n    ')}` : ''}`);
+      return lastChange;
     }
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -194,7 +207,6 @@ function noteRefusals(t: Target, refused: Array<{ reason: number | string }>, un
 
 /** A closed-loop run: uplinks/s (acknowledged and stored), CPU µs per uplink, RSS. */
 async function closedRun(t: Target, count = CLOSED, record = true): Promise<number> {
-  if (t.failure) return NaN;
   const uplinks = t.fleet.take(count);
   const before = await t.rows();
   const cpu0 = cpuOf(t);
@@ -215,7 +227,6 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
 
 /** An open-loop run at OPEN_RATE: ack latency percentiles. */
 async function openRun(t: Target): Promise<void> {
-  if (t.failure) return;
   const uplinks = t.fleet.take(OPEN);
   const before = await t.rows();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, rate: OPEN_RATE, timeLimitMs: RUN_LIMIT_MS });
@@ -314,16 +325,36 @@ async function startNodeRed(tarball: string, flow: ReturnType<typeof pipelineFlo
   return red;
 }
 
-/** Fills a SQLite store with `count` devices (ids as the fleet sends them) through the store's own API. */
+/**
+ * Fills a SQLite store with `count` devices (ids as the fleet sends them): the first through the
+ * store's own API, the others as copies of its rows (bucket and device) in one transaction, so
+ * that whatever the API writes is what all of them have, in seconds rather than minutes.
+ */
 async function provisionDevices(file: string, prefix: string, count: number): Promise<void> {
+  const template = `${prefix}-0`;
   const store = createStore({ backend: 'sqlite', path: file });
   await store.start();
-  const at = Date.now();
-  for (let i = 0; i < count; i++) {
-    const deviceId = `${prefix}-${i}`;
-    await store.createDevice({ id: deviceId, applicationId: APPLICATION, deviceId, bucket: deviceId, profileId: 'pipeline-profile', assetType: 'sensor', assetGroup: 'bench', connectionTimeout: 3_600_000, at });
-  }
+  await store.createDevice({ id: template, applicationId: APPLICATION, deviceId: template, bucket: template, profileId: 'pipeline-profile', assetType: 'sensor', assetGroup: 'bench', connectionTimeout: 3_600_000, at: Date.now() });
   await store.close();
+  const db = new Database(file);
+  try {
+    const copy = (table: string, replaced: Record<string, string>, skip: string[], where: string): Database.Statement => {
+      const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name).filter((c) => !skip.includes(c));
+      return db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((c) => replaced[c] ?? c).join(', ')} FROM ${table} WHERE ${where}`);
+    };
+    const bucket = copy('tts_buckets', { id: '@id', device: '@id' }, ['key'], 'id = @template');
+    const device = copy('tts_devices', { id: '@id', device_id: '@id', bucket: '@id', dev_eui: '@devEui' }, [], 'id = @template');
+    db.transaction(() => {
+      for (let i = 1; i < count; i++) {
+        const id = `${prefix}-${i}`;
+        const devEui = (0x70b3d57ed0000000n + BigInt(i)).toString(16).toUpperCase().padStart(16, '0');
+        bucket.run({ id, template });
+        device.run({ id, devEui, template });
+      }
+    })();
+  } finally {
+    db.close();
+  }
 }
 
 let measuredPipelineCpu: number | undefined;
@@ -352,129 +383,184 @@ export async function pipelineCpuMicrosPerUplink(): Promise<number> {
   }
 }
 
+/** What each part needs: the packed package, a work directory, and what to stop afterwards. */
+interface Context {
+  tarball: string;
+  work: string;
+  inboxSetting: boolean;
+  elapsed: () => string;
+  /** Stopped in reverse order at the end of each part (and on failure). */
+  cleanups: Array<() => Promise<void>>;
+}
+
+async function cleanUp(ctx: Context): Promise<void> {
+  for (const stop of ctx.cleanups.splice(0).reverse()) await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+}
+
+const sqliteTarget = (name: string, red: NodeRedProcess, prefix: string, file = join(red.userDir, 'tts-data.db'), urls = [red.nodeUrl('/tts')], fleetSize = DEVICES): Target =>
+  withLog(target(name, urls, () => [red.pid!], prefix, sqliteRows(file, 'tts_readings'), async () => sqliteStoredCounts(file), fleetSize), red);
+
+interface SqliteResult {
+  pipeline: Target;
+  off: Target;
+  hand: Target;
+  bare: Target;
+}
+
+/** Pipeline (inbox on and off), hand-built flow and bare server on SQLite, alternated. */
+async function sqlitePart(ctx: Context): Promise<SqliteResult> {
+  const a = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), {
+    source: handBuiltSettings(betterSqlite3Path()),
+    more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: join(ctx.work, 'hand.db') }),
+  });
+  ctx.cleanups.push(() => a.stop());
+  const b = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { settings: { ttsInbox: false } });
+  ctx.cleanups.push(() => b.stop());
+  const bare = await startBare(join(ctx.work, 'bare.db'));
+  ctx.cleanups.push(() => stopChild(bare.child));
+
+  const result: SqliteResult = {
+    pipeline: sqliteTarget('pipeline (inbox on)', a, 'pipe'),
+    hand: withLog(target('hand-built core nodes', [a.nodeUrl('/hand')], () => [a.pid!], 'hand', sqliteRows(join(ctx.work, 'hand.db'), 'readings'), sqliteCounts(join(ctx.work, 'hand.db'), BARE_COUNT_SQL)), a),
+    off: sqliteTarget(ctx.inboxSetting ? 'pipeline (inbox off)' : 'pipeline (ttsInbox: false, not yet a setting)', b, 'off'),
+    bare: target('bare node:http', [bare.url], () => [bare.child.pid!], 'bare', sqliteRows(join(ctx.work, 'bare.db'), 'readings'), sqliteCounts(join(ctx.work, 'bare.db'), BARE_COUNT_SQL)),
+  };
+  const targets = [result.pipeline, result.hand, result.off, result.bare];
+  console.log(`warm-up: every one of the ${fmt(DEVICES)} devices reports once to each variant (provisioning) [${ctx.elapsed()}]`);
+  for (const t of targets) await closedRun(t, DEVICES, false);
+  console.log(`${ROUNDS} rounds: ${fmt(CLOSED)} uplinks at concurrency ${CONCURRENCY}, then ${fmt(OPEN)} at ${fmt(OPEN_RATE)}/s, per variant [${ctx.elapsed()}]`);
+  await alternate(targets, ROUNDS, () => true);
+  for (const t of targets) console.log(`  ${await verify(t)}`);
+  measuredPipelineCpu = median(result.pipeline.cpu);
+  await cleanUp(ctx);
+  return result;
+}
+
+/** The pipeline on PostgreSQL: one Node-RED, and two on the same database (round-robin client). */
+async function postgresPart(ctx: Context): Promise<{ one: Target; two: Target }> {
+  console.log(`PostgreSQL (throwaway server, fsync on) [${ctx.elapsed()}]`);
+  const pg = await startThrowawayServer({ durable: true });
+  ctx.cleanups.push(() => pg.stop());
+  const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
+  const d = await startNodeRed(ctx.tarball, flow);
+  ctx.cleanups.push(() => d.stop());
+  const e = await startNodeRed(ctx.tarball, flow);
+  ctx.cleanups.push(() => e.stop());
+  const rowCount = postgresRows(pg.adminUrl);
+  ctx.cleanups.push(() => rowCount.end());
+  const counts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
+  const one = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', rowCount.rows, counts), d);
+  const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts), d);
+  two.problems = () => [...d.problems(), ...e.problems()];
+  for (const t of [one, two]) await closedRun(t, DEVICES, false);
+  await alternate([one, two], ROUNDS, (t) => t === one);
+  for (const t of [one, two]) console.log(`  ${await verify(t)}`);
+  await cleanUp(ctx);
+  return { one, two };
+}
+
+/** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks. */
+async function bigPart(ctx: Context): Promise<{ idle: number; t: Target }> {
+  console.log(`${fmt(BIG_FLEET)} devices provisioned into a SQLite file through the store's API [${ctx.elapsed()}]`);
+  const file = join(ctx.work, 'big.db');
+  await provisionDevices(file, 'big', BIG_FLEET);
+  const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }));
+  ctx.cleanups.push(() => f.stop());
+  const idle = rssMB(f.pid!);
+  console.log(`  uplinks from ${fmt(BIG_TOUCHED)} of them [${ctx.elapsed()}]`);
+  const t = sqliteTarget('pipeline, 100,000 devices', f, 'big', file, undefined, BIG_FLEET);
+  await closedRun(t, BIG_TOUCHED);
+  console.log(`  ${await verify(t)}`);
+  await cleanUp(ctx);
+  return { idle, t };
+}
+
+/** A --cpu-prof profile of the pipeline's Node-RED under closed-loop load, broken down. */
+async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType<typeof breakdown>; uplinks: number }> {
+  console.log(`CPU profile of the pipeline under load (--cpu-prof) [${ctx.elapsed()}]`);
+  const dir = join(ctx.work, 'profile');
+  const g = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  ctx.cleanups.push(() => g.stop());
+  const t = sqliteTarget('profiled pipeline', g, 'prof');
+  await closedRun(t, DEVICES, false);
+  const from = Number(process.hrtime.bigint() / 1000n);
+  const before = t.acked.length;
+  await closedRun(t, CLOSED);
+  const to = Number(process.hrtime.bigint() / 1000n);
+  const uplinks = t.acked.length - before;
+  console.log(`  ${await verify(t)}`);
+  await g.kill('SIGINT');
+  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
+  if (!file) throw new Error('Node-RED wrote no CPU profile');
+  const parts = breakdown(join(dir, file), from, to, uplinks);
+  await cleanUp(ctx);
+  return { t, parts, uplinks };
+}
+
+/** BENCH_PARTS=sqlite,pg,big,profile selects parts (default: all). */
+function selectedParts(): Set<string> {
+  const all = ['sqlite', 'pg', 'big', 'profile'];
+  const wanted = (process.env.BENCH_PARTS ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of wanted) if (!all.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${all.join(', ')})`);
+  return new Set(wanted.length > 0 ? wanted : all);
+}
+
 export async function run(): Promise<void> {
   const started = performance.now();
+  const parts = selectedParts();
   mkdirSync(join(REPO_ROOT, '.tmp'), { recursive: true });
   const work = mkdtempSync(join(REPO_ROOT, '.tmp', 'bench-pipeline-'));
-  const cleanups: Array<() => Promise<void>> = [];
-  const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
+  const ctx: Context = { tarball: '', work, inboxSetting: packageHasInboxSetting(), cleanups: [], elapsed: () => `${((performance.now() - started) / 1000).toFixed(0)} s` };
   try {
-    const tarball = packThisBuild(work);
-    const inboxSetting = packageHasInboxSetting();
-    console.log(`package packed (${tarball.split('/').pop()}); ttsInbox setting ${inboxSetting ? 'present' : 'NOT in this build: "inbox off" runs with the setting ignored'}`);
+    ctx.tarball = packThisBuild(work);
+    console.log(`package packed (${ctx.tarball.split('/').pop()}); ttsInbox setting ${ctx.inboxSetting ? 'present' : 'NOT in this build: "inbox off" runs with the setting ignored'}`);
+    const sqlite = parts.has('sqlite') ? await sqlitePart(ctx) : undefined;
+    const pg = parts.has('pg') ? await postgresPart(ctx) : undefined;
+    const big = parts.has('big') ? await bigPart(ctx) : undefined;
+    const profile = parts.has('profile') ? await profilePart(ctx) : undefined;
+    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
 
-    // ---- SQLite: pipeline, hand-built, inbox off, bare ------------------------------------------
-    const flowA = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } });
-    const a = await startNodeRed(tarball, flowA, {
-      source: handBuiltSettings(betterSqlite3Path()),
-      more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: join(work, 'hand.db') }),
-    });
-    cleanups.push(() => a.stop());
-    const b = await startNodeRed(tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { settings: { ttsInbox: false } });
-    cleanups.push(() => b.stop());
-    const bare = await startBare(join(work, 'bare.db'));
-    cleanups.push(() => stopChild(bare.child));
-
-    const pipeline = withLog(target('pipeline (inbox on)', [a.nodeUrl('/tts')], () => [a.pid!], 'pipe', sqliteRows(join(a.userDir, 'tts-data.db'), 'tts_readings'), async () => sqliteStoredCounts(join(a.userDir, 'tts-data.db'))), a);
-    const off = withLog(target(inboxSetting ? 'pipeline (inbox off)' : 'pipeline (ttsInbox: false, not yet a setting)', [b.nodeUrl('/tts')], () => [b.pid!], 'off', sqliteRows(join(b.userDir, 'tts-data.db'), 'tts_readings'), async () => sqliteStoredCounts(join(b.userDir, 'tts-data.db'))), b);
-    const hand = withLog(target('hand-built core nodes', [a.nodeUrl('/hand')], () => [a.pid!], 'hand', sqliteRows(join(work, 'hand.db'), 'readings'), sqliteCounts(join(work, 'hand.db'), BARE_COUNT_SQL)), a);
-    const bareT = target('bare node:http', [bare.url], () => [bare.child.pid!], 'bare', sqliteRows(join(work, 'bare.db'), 'readings'), sqliteCounts(join(work, 'bare.db'), BARE_COUNT_SQL));
-    const sqliteTargets = [pipeline, hand, off, bareT];
-
-    console.log(`warm-up: every one of the ${fmt(DEVICES)} devices reports once to each variant (provisioning) [${elapsed()}]`);
-    for (const t of sqliteTargets) await closedRun(t, DEVICES, false);
-    console.log(`${ROUNDS} rounds: ${fmt(CLOSED)} uplinks at concurrency ${CONCURRENCY}, then ${fmt(OPEN)} at ${fmt(OPEN_RATE)}/s, per variant [${elapsed()}]`);
-    await alternate(sqliteTargets, ROUNDS, () => true);
-    const verified = [];
-    for (const t of sqliteTargets) verified.push(await verify(t));
-    measuredPipelineCpu = median(pipeline.cpu);
-    for (const stop of cleanups.splice(0)) await stop();
-
-    // ---- PostgreSQL: one Node-RED, two on one database ------------------------------------------
-    console.log(`PostgreSQL (throwaway server, fsync on) [${elapsed()}]`);
-    const pg = await startThrowawayServer({ durable: true });
-    cleanups.push(() => pg.stop());
-    const pgFlow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
-    const d = await startNodeRed(tarball, pgFlow);
-    cleanups.push(() => d.stop());
-    const e = await startNodeRed(tarball, pgFlow);
-    cleanups.push(() => e.stop());
-    const pgRowCount = postgresRows(pg.adminUrl);
-    cleanups.push(() => pgRowCount.end());
-    const pgRows = pgRowCount.rows;
-    const pgCounts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
-    const pgOne = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', pgRows, pgCounts), d);
-    const pgTwo = target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', pgRows, pgCounts);
-    for (const t of [pgOne, pgTwo]) await closedRun(t, DEVICES, false);
-    await alternate([pgOne, pgTwo], ROUNDS, (t) => t === pgOne);
-    for (const t of [pgOne, pgTwo]) verified.push(await verify(t));
-    for (const stop of cleanups.splice(0)) await stop();
-
-    // ---- 100,000 provisioned devices -------------------------------------------------------------
-    console.log(`${fmt(BIG_FLEET)} devices provisioned into a SQLite file through the store's API [${elapsed()}]`);
-    const bigFile = join(work, 'big.db');
-    await provisionDevices(bigFile, 'big', BIG_FLEET);
-    const f = await startNodeRed(tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: bigFile } }));
-    cleanups.push(() => f.stop());
-    const rssIdle = rssMB(f.pid!);
-    const big = withLog(target('pipeline, 100,000 devices', [f.nodeUrl('/tts')], () => [f.pid!], 'big', sqliteRows(bigFile, 'tts_readings'), async () => sqliteStoredCounts(bigFile), BIG_FLEET), f);
-    await closedRun(big, BIG_TOUCHED);
-    verified.push(await verify(big));
-    for (const stop of cleanups.splice(0)) await stop();
-
-    // ---- CPU profile -------------------------------------------------------------------------------
-    console.log(`CPU profile of the pipeline under load (--cpu-prof) [${elapsed()}]`);
-    const profDir = join(work, 'profile');
-    const g = await startNodeRed(tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
-    cleanups.push(() => g.stop());
-    const prof = withLog(target('profiled pipeline', [g.nodeUrl('/tts')], () => [g.pid!], 'prof', sqliteRows(join(g.userDir, 'tts-data.db'), 'tts_readings'), async () => sqliteStoredCounts(join(g.userDir, 'tts-data.db'))), g);
-    await closedRun(prof, DEVICES, false);
-    const from = Number(process.hrtime.bigint() / 1000n);
-    const ackedBefore = prof.acked.length;
-    await closedRun(prof, CLOSED);
-    const to = Number(process.hrtime.bigint() / 1000n);
-    const profiled = prof.acked.length - ackedBefore;
-    verified.push(await verify(prof));
-    await g.kill('SIGINT');
-    const profileFile = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
-    if (!profileFile) throw new Error('Node-RED wrote no CPU profile');
-    const parts = breakdown(join(profDir, profileFile), from, to, profiled);
-    for (const stop of cleanups.splice(0)) await stop();
-
-    // ---- report -----------------------------------------------------------------------------------
+    // ---- report (paste-ready) ------------------------------------------------------------------------
     const total = ((performance.now() - started) / 1000).toFixed(0);
-    console.log(`\nstored: every acknowledged uplink counted in its store afterwards`);
-    for (const line of verified) console.log(`  ${line}`);
-    for (const t of [...sqliteTargets, pgOne, pgTwo, big, prof]) for (const text of t.notes) console.log(`  note, ${t.name}: ${text}`);
-
-    const vsHand = ratio(pipeline, hand);
-    const vsBare = ratio(pipeline, bareT);
-    const onOff = ratio(pipeline, off);
-    const twoOne = ratio(pgTwo, pgOne);
-    const p99 = median(pipeline.p99);
-    const bigRss = median(big.rss);
-    const cost = 1 - onOff.median;
+    for (const t of all) for (const text of t.notes) console.log(`note, ${t.name}: ${text}`);
     console.log(`\n--- paste into README (Performance) ---`);
-    console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback:\n`);
+    console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
     console.log(TABLE_HEAD);
-    for (const t of [pipeline, off, hand, bareT, pgOne, pgTwo]) console.log(row(t));
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two] : [])]) console.log(row(t));
     console.log('');
-    console.log(`- pipeline / hand-built: ${vsHand.text}, goal ≥ 2×: ${goal(vsHand.median >= 2)}`);
-    console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
-    console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
-    console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
-    console.log(`- RSS with ${fmt(BIG_FLEET)} provisioned devices: ${fmt(rssIdle)} MB after start, ${fmt(bigRss)} MB after uplinks from ${fmt(BIG_TOUCHED)} of them (${fmt(median(big.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(rssIdle, bigRss) < 250)}`);
-    console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
-    console.log(`\nCPU per uplink in the Node-RED process (--cpu-prof, ${fmt(profiled)} uplinks at concurrency ${CONCURRENCY}${parts.wholeProfile ? ', WHOLE profile: the load window matched no sample' : ''}; /proc says ${fmt(median(prof.cpu))} µs):\n`);
-    console.log('| where | µs per uplink | share |\n|---|---:|---:|');
-    for (const bucket of BUCKETS) console.log(`| ${bucket} | ${fmt(parts.perUplink[bucket])} | ${fmt((parts.perUplink[bucket] / parts.total) * 100)} % |`);
-    console.log(`| total | ${fmt(parts.total)} | |`);
-    console.log(`\nlargest parts of "rest": ${parts.restTop.map(([label, us]) => `${label} ${fmt(us)} µs`).join(', ')}`);
-    console.log(`--- end (whole pipeline bench: ${total} s) ---`);
-    const failed = [...sqliteTargets, pgOne, pgTwo, big, prof].filter((t) => t.failure);
+    if (sqlite) {
+      const vsHand = ratio(sqlite.pipeline, sqlite.hand);
+      const vsBare = ratio(sqlite.pipeline, sqlite.bare);
+      const onOff = ratio(sqlite.pipeline, sqlite.off);
+      const cost = 1 - onOff.median;
+      const p99 = median(sqlite.pipeline.p99);
+      console.log(`- pipeline / hand-built: ${vsHand.text}, goal ≥ 2×: ${goal(vsHand.median >= 2)}`);
+      console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
+      console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
+      console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+    }
+    if (big) {
+      const rss = median(big.t.rss);
+      console.log(`- RSS with ${fmt(BIG_FLEET)} provisioned devices: ${fmt(big.idle)} MB after start, ${fmt(rss)} MB after uplinks from ${fmt(BIG_TOUCHED)} of them (${fmt(median(big.t.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(big.idle, rss) < 250)}`);
+    }
+    if (pg) {
+      const twoOne = ratio(pg.two, pg.one);
+      console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
+    }
+    if (profile) {
+      const { parts: cpu, uplinks, t } = profile;
+      const us = median(t.cpu);
+      console.log(`\nCPU per uplink in the pipeline's Node-RED process: shares of a --cpu-prof profile (${fmt(cpu.samples)} samples over ${fmt(uplinks)} uplinks at concurrency ${CONCURRENCY}${cpu.wholeProfile ? ', WHOLE profile: the load window matched no sample' : ''}) times the CPU time /proc measured (${fmt(us)} µs per uplink):\n`);
+      console.log('| where | µs per uplink | share |\n|---|---:|---:|');
+      for (const bucket of BUCKETS) console.log(`| ${bucket} | ${fmt(cpu.share[bucket] * us)} | ${fmt(cpu.share[bucket] * 100)} % |`);
+      console.log(`| total | ${fmt(us)} | |`);
+      console.log(`\nlargest parts of "rest": ${cpu.restTop.map(([label, share]) => `${label} ${fmt(share * us)} µs`).join(', ')}`);
+    }
+    console.log(`--- end (pipeline bench: ${total} s) ---`);
+    const failed = all.filter((t) => t.failure);
     if (failed.length > 0) throw new Error(`acknowledged uplinks missing from the store: ${failed.map((t) => `${t.name}: ${t.failure}`).join('; ')}`);
   } finally {
-    for (const stop of cleanups.reverse()) await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+    await cleanUp(ctx);
     rmSync(work, { recursive: true, force: true });
   }
 }

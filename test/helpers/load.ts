@@ -78,9 +78,9 @@ export interface LoadOptions {
   concurrency?: number;
   /** Open loop: requests started at this fixed rate per second, whatever the answers. */
   rate?: number;
-  /** Open loop: at most this many in flight; a request due while at the bound counts as not sent (default 2,000). */
+  /** Open loop: at most this many in flight; a request due while at the bound counts as not sent (default 500). */
   maxInFlight?: number;
-  /** Per request (default 10 s, TTS itself waits 5 s). */
+  /** Per request (default 5 s: what TTS waits). */
   requestTimeoutMs?: number;
   /** Called after each acknowledged request, with the number acknowledged so far. */
   onAck?: (acked: number, uplink: Uplink) => void;
@@ -147,9 +147,9 @@ export const percentile = (sorted: number[], p: number): number => (sorted.lengt
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const urls = options.urls.map((u) => new URL(u));
   const concurrency = options.concurrency ?? 20;
-  const maxInFlight = options.maxInFlight ?? 2_000;
+  const maxInFlight = options.maxInFlight ?? 500;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.rate ? maxInFlight : concurrency });
-  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const timeoutMs = options.requestTimeoutMs ?? 5_000;
   const result: LoadResult = { acked: [], refused: [], unsent: 0, latencies: [], elapsedMs: 0, ackRate: 0, started: 0, fellBehind: false };
   const t0 = performance.now();
   const deadline = t0 + options.timeLimitMs;

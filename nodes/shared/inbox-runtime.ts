@@ -1,0 +1,108 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Node } from 'node-red';
+import { Inbox, type InboxLimits } from '../../src/inbox/inbox';
+import { registerHolder } from '../../src/inbox/hold';
+import type { Holder } from '../../src/inbox/completion-tracker';
+import type { NodeAPI } from './red-types';
+
+/** `ttsInbox` in settings.js: false turns durable acceptance off. */
+export type InboxSetting = false | (InboxLimits & { directory?: string });
+
+interface HookEvent {
+  msg?: { _msgid?: unknown };
+  destination?: { id: string; node?: Holder & { _expectedDoneCount?: number } };
+  node?: { id: string; node?: Holder };
+}
+
+interface Hooks {
+  add(id: string, fn: (event: HookEvent) => void): void;
+  remove(id: string): void;
+}
+
+const HOOK_SUFFIX = 'tts-inbox';
+
+export function inboxSetting(RED: NodeAPI): { enabled: false } | { enabled: true; directory: string; limits: InboxLimits } {
+  const setting = (RED.settings as unknown as { ttsInbox?: InboxSetting }).ttsInbox;
+  if (setting === false) return { enabled: false };
+  const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
+  const { directory, ...limits } = setting ?? {};
+  return { enabled: true, directory: directory ?? join(userDir, 'tts-inbox'), limits };
+}
+
+let shared: { inbox: Promise<Inbox>; users: number; release: () => void } | undefined;
+let closing: Promise<void> = Promise.resolve();
+
+/**
+ * The instance's inbox, opened by the first tts-webhook-in node that starts and closed when the
+ * last one closes. While it is open, Node-RED's message hooks tell it when the flow has finished
+ * with each message it accepted.
+ */
+export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
+  const setting = inboxSetting(RED);
+  if (!setting.enabled) return undefined;
+  if (shared) {
+    shared.users += 1;
+    return shared.inbox;
+  }
+  const hooks = (RED as unknown as { hooks: Hooks }).hooks;
+  const inbox = closing.then(() => Inbox.open(setting.directory, setting.limits));
+  const opened = { inbox, users: 1, release: () => undefined as void };
+  shared = opened;
+  void inbox.then(
+    (box) => {
+      const tracker = box.tracker;
+      hooks.add(`preDeliver.${HOOK_SUFFIX}`, (e) => {
+        if (e.destination?.node) tracker.delivered(e.msg?._msgid, e.destination.node);
+      });
+      hooks.add(`onReceive.${HOOK_SUFFIX}`, (e) => {
+        if (e.destination?.node) tracker.received(e.msg?._msgid, e.destination.node);
+      });
+      hooks.add(`postReceive.${HOOK_SUFFIX}`, (e) => {
+        const node = e.destination?.node;
+        // A node whose input handlers take no `done` is finished once they have returned.
+        if (node) tracker.returned(e.msg?._msgid, node, (node._expectedDoneCount ?? 1) > 0);
+      });
+      hooks.add(`onComplete.${HOOK_SUFFIX}`, (e) => {
+        if (e.node?.node) tracker.completed(e.msg?._msgid, e.node.node);
+      });
+      const unregister = registerHolder({ hold: (msg) => box.hold(msg) });
+      // After a partial deploy, what a restarted node held is lost in it: feed it again.
+      const onStarted = (): void => {
+        box.replayOrphans((node) => RED.nodes.getNode(node.id) === (node as unknown as Node));
+      };
+      RED.events.on('flows:started', onStarted);
+      opened.release = () => {
+        hooks.remove(`*.${HOOK_SUFFIX}`);
+        unregister();
+        RED.events.off('flows:started', onStarted);
+      };
+    },
+    () => {
+      if (shared === opened) shared = undefined;
+    },
+  );
+  return inbox;
+}
+
+/** Releases one user; the last one closes the inbox (after every pending write is synced). */
+export async function releaseInbox(): Promise<void> {
+  const current = shared;
+  if (!current) return;
+  current.users -= 1;
+  if (current.users > 0) return;
+  shared = undefined;
+  closing = current.inbox.then(
+    async (box) => {
+      current.release();
+      await box.close();
+    },
+    () => undefined,
+  );
+  await closing;
+}
+
+/** The open inbox, if any (for nodes that record effects such as a sent downlink). */
+export async function currentInbox(): Promise<Inbox | undefined> {
+  return shared ? shared.inbox.catch(() => undefined) : undefined;
+}

@@ -41,11 +41,13 @@ let closing: Promise<void> = Promise.resolve();
 export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
   const setting = inboxSetting(RED);
   if (!setting.enabled) return undefined;
+  const hooks = (RED as unknown as { hooks?: Hooks }).hooks;
+  // Message hooks exist since Node-RED 2; without them nothing could tell when a flow is done.
+  if (!hooks) return Promise.reject(new Error('this Node-RED has no message hooks (RED.hooks); set ttsInbox: false'));
   if (shared) {
     shared.users += 1;
     return shared.inbox;
   }
-  const hooks = (RED as unknown as { hooks: Hooks }).hooks;
   const inbox = closing.then(() => Inbox.open(setting.directory, setting.limits));
   const opened = { inbox, users: 1, release: () => undefined as void };
   shared = opened;

@@ -69,6 +69,9 @@ export function nodeRedHelper(): TestHelper {
 export function capturingRed(modules: NodeModule[]): NodeModule[] {
   return modules.map((mod) => (RED: NodeAPI) => {
     currentHttpNode = RED.httpNode as unknown as RequestHandler;
+    // The helper's mock runtime leaves out RED.hooks; the real runtime's flows use this module's.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (RED as unknown as { hooks?: unknown }).hooks ??= (require('@node-red/util') as { hooks: unknown }).hooks;
     mod(RED);
   });
 }

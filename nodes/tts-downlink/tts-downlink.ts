@@ -2,6 +2,7 @@ import type { Node, NodeMessage } from 'node-red';
 import type { NodeAPI } from '../shared/red-types';
 import { needsPermission } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
+import { currentInbox } from '../shared/inbox-runtime';
 import { StatusReporter } from '../shared/status';
 import {
   DownlinkEncoder,
@@ -136,6 +137,14 @@ export = (RED: NodeAPI): void => {
 
     onInput(this, async (msg, send) => {
       if (!sender) throw new Error(RED._('tts-downlink.errors.config', { error: configError ?? '' }));
+      // A replayed message (restart, redeploy, held by a node) never sends a downlink twice: it
+      // is sent only when the inbox knows it was not sent the first time.
+      const inbox = await currentInbox();
+      const effect = `downlink:${node.id}`;
+      if ((msg as { tts?: { replay?: unknown } }).tts?.replay === true && inbox?.hasEffect(msg, effect) !== false) {
+        status.waiting(RED._('tts-downlink.status.replay-skipped'));
+        return;
+      }
       const controller = new AbortController();
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
@@ -145,6 +154,7 @@ export = (RED: NodeAPI): void => {
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        await inbox?.recordEffect(msg, effect);
         send([msg as NodeMessage, null]);
       } catch (err) {
         status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));

@@ -37,6 +37,8 @@ interface NodeFeed {
   retryDelay: number;
   retryTimer: NodeJS.Timeout | undefined;
   onError: (err: Error) => void;
+  /** A body is being read back; feeding continues when it is in. */
+  reading: boolean;
 }
 
 export function newMessageId(): string {
@@ -155,7 +157,7 @@ export class Inbox {
   attach(node: string, feeder: Feeder, onError: (err: Error) => void): void {
     this.detach(node);
     const queue = this.log.entriesOf(node).map((e) => e.seq).filter((seq) => !this.inFlight.has(seq));
-    const feed: NodeFeed = { feeder, queue, inFlight: 0, held: [], retryDelay: this.retryMin, retryTimer: undefined, onError };
+    const feed: NodeFeed = { feeder, queue, inFlight: 0, held: [], retryDelay: this.retryMin, retryTimer: undefined, onError, reading: false };
     this.feeds.set(node, feed);
     this.pump(node, feed);
   }
@@ -244,33 +246,43 @@ export class Inbox {
     feed.retryTimer.unref?.();
   }
 
-  /** Feeds queued messages while the window has room; reading a body is asynchronous. */
+  /**
+   * Feeds queued messages while the window has room. Bodies are read back one at a time, so
+   * messages enter the flow in the order they were accepted.
+   */
   private pump(node: string, feed: NodeFeed): void {
-    while (feed.inFlight < this.replayWindow && feed.queue.length > 0) {
-      const seq = feed.queue.shift()!;
-      const entry = this.log.entry(seq);
-      if (!entry || this.inFlight.has(seq)) continue;
-      feed.inFlight += 1;
-      this.replays.add(seq);
-      this.inFlight.add(seq);
-      this.log.body(seq).then(
-        (body) => {
-          if (this.feeds.get(node) !== feed || !this.replays.has(seq)) return;
-          let msgid: string | undefined;
-          try {
-            msgid = feed.feeder(entry, body);
-          } catch (err) {
-            feed.onError(err instanceof Error ? err : new Error(String(err)));
-          }
-          if (msgid === undefined) this.finished(seq, false);
-        },
-        (err: Error) => {
+    if (feed.reading) return;
+    feed.reading = true;
+    void (async () => {
+      while (this.feeds.get(node) === feed && feed.inFlight < this.replayWindow && feed.queue.length > 0) {
+        const seq = feed.queue.shift()!;
+        const entry = this.log.entry(seq);
+        if (!entry || this.inFlight.has(seq)) continue;
+        feed.inFlight += 1;
+        this.replays.add(seq);
+        this.inFlight.add(seq);
+        let body: string;
+        try {
+          body = await this.log.body(seq);
+        } catch (err) {
           this.replays.delete(seq);
           this.inFlight.delete(seq);
           feed.inFlight -= 1;
-          feed.onError(err);
-        },
-      );
-    }
+          feed.onError(err instanceof Error ? err : new Error(String(err)));
+          continue;
+        }
+        if (this.feeds.get(node) !== feed || !this.replays.has(seq)) break;
+        let msgid: string | undefined;
+        try {
+          msgid = feed.feeder(entry, body);
+        } catch (err) {
+          feed.onError(err instanceof Error ? err : new Error(String(err)));
+        }
+        if (msgid === undefined) this.finished(seq, false);
+      }
+      feed.reading = false;
+      // Room may have opened while the last body was read.
+      if (this.feeds.get(node) === feed && feed.inFlight < this.replayWindow && feed.queue.length > 0) this.pump(node, feed);
+    })();
   }
 }

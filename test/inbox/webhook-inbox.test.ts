@@ -2,44 +2,16 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NodeAPI, Node, NodeMessageInFlow } from 'node-red';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { holdForRetry } from '../../src/inbox/hold';
 import { webhookInputs } from '../../src/inbox/inputs';
 import { ttsFixture } from '../fixtures';
 import { catchNode, helperNode, profileNode, webhookInNode, uid } from '../helpers/flows';
+import { gateModule, gated, gatesHold as gateHolds, resetGates } from '../helpers/gate-node';
 import { loadFlow, nextMessage, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 
 const TOKEN = 'inbox-token-0123456789abcdef';
-
-/** A node that keeps every message until the test lets it go (done, or hand back to the inbox). */
-interface Gated {
-  msg: NodeMessageInFlow & { tts?: { replay?: boolean; received_at?: string; f_cnt?: number } };
-  done: (err?: Error) => void;
-}
-const gated: Gated[] = [];
-const arrivals: Array<() => void> = [];
-function gateModule(RED: NodeAPI): void {
-  function Gate(this: Node, config: { id: string }): void {
-    RED.nodes.createNode(this, config as never);
-    this.on('input', (msg: NodeMessageInFlow, _send: unknown, done: (err?: Error) => void) => {
-      gated.push({ msg, done });
-      arrivals.splice(0).forEach((wake) => wake());
-    });
-  }
-  RED.nodes.registerType('test-gate', Gate as never);
-}
-/** Resolves once the gate holds `count` messages. */
-function gateHolds(count: number): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (gated.length >= count) resolve();
-      else arrivals.push(check);
-    };
-    check();
-  });
-}
 
 const modules = [profileModule, webhookModule, gateModule];
 
@@ -70,7 +42,7 @@ describe('tts-webhook-in durable inbox', () => {
   });
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'tts-inbox-node-'));
-    gated.length = 0;
+    resetGates();
   });
   afterEach(async () => {
     await unloadFlow();
@@ -98,7 +70,7 @@ describe('tts-webhook-in durable inbox', () => {
     const firstTimes = gated.map((g) => g.msg.tts?.received_at);
     gated[1].done(); // only the second one is finished
     await unloadFlow();
-    gated.length = 0;
+    resetGates();
     await load(flow, creds);
     await gateHolds(2);
     assert.deepEqual(gated.map((g) => g.msg.tts?.f_cnt), [1, 3]);
@@ -106,7 +78,7 @@ describe('tts-webhook-in durable inbox', () => {
     assert.deepEqual(gated.map((g) => g.msg.tts?.received_at), [firstTimes[0], firstTimes[2]]);
     gated.forEach((g) => g.done());
     await unloadFlow();
-    gated.length = 0;
+    resetGates();
     await load(flow, creds);
     // Nothing left: a fresh uplink is the first thing the gate sees.
     assert.equal((await post(uplink(9))).status, 200);
@@ -126,7 +98,7 @@ describe('tts-webhook-in durable inbox', () => {
     gated[0].done(new Error('bad reading'));
     assert.match((await reported).error.message, /bad reading/);
     await unloadFlow();
-    gated.length = 0;
+    resetGates();
     await load([...flow, caught, out], creds);
     assert.equal((await post(uplink(6))).status, 200);
     await gateHolds(1);
@@ -172,7 +144,7 @@ describe('tts-webhook-in durable inbox', () => {
     assert.deepEqual([gated[0].msg.tts?.f_cnt, gated[0].msg.tts?.replay], [11, true]);
     await assert.rejects(input.inject('{"end_device_ids":{}}', 'backfill'), /device_id/);
     await unloadFlow();
-    gated.length = 0;
+    resetGates();
     await load(flow, creds);
     await gateHolds(1);
     assert.deepEqual([gated[0].msg.tts?.f_cnt, gated[0].msg.tts?.replay], [11, true]);

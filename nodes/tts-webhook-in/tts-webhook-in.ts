@@ -24,6 +24,8 @@ import { webhookInputs } from '../../src/inbox/inputs';
 const WARNING_INTERVAL_MS = 60_000;
 /** What a 503 asks TTS (or a proxy) to wait before trying again. */
 const RETRY_AFTER_SECONDS = '5';
+/** New connections must send their request headers within this (settings.js `ttsHeadersTimeout`, 0 = off). */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 function bodyLimit(value: string | number | undefined): number {
   const kib = Number(value);
@@ -226,10 +228,12 @@ export = (RED: NodeAPI): void => {
       };
     } else {
       const prefix = rootPrefix(RED.settings.httpNodeRoot);
-      removeRoute = interceptPost(server, {
-        matches: (pathname) => pathname.startsWith(prefix) && pattern.test(pathname.slice(prefix.length) || '/'),
-        handle,
-      });
+      const headersTimeout = Number((RED.settings as unknown as { ttsHeadersTimeout?: unknown }).ttsHeadersTimeout ?? DEFAULT_HEADERS_TIMEOUT_MS);
+      removeRoute = interceptPost(
+        server,
+        { matches: (pathname) => pathname.startsWith(prefix) && pattern.test(pathname.slice(prefix.length) || '/'), handle },
+        { headersTimeout: Number.isFinite(headersTimeout) ? headersTimeout : DEFAULT_HEADERS_TIMEOUT_MS },
+      );
     }
     status.waiting(RED._('tts-webhook-in.status.listening', { path }));
 

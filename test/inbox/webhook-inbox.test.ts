@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
@@ -175,6 +176,25 @@ describe('tts-webhook-in durable inbox', () => {
       assert.equal(gated[0].msg.tts?.f_cnt, 4);
       gated[0].done();
       void gate;
+    });
+
+    it('answers slow bodies 408 in time while ordinary uplinks keep flowing', async () => {
+      const { flow, creds } = gateFlow();
+      await load(flow, creds);
+      const { port } = new URL(nodeRedHelper().url());
+      const slow = Array.from({ length: 20 }, () => new Promise<string>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(answer));
+        socket.write(`POST /tts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 500\r\nConnection: close\r\n\r\n{`);
+      }));
+      for (const f of [1, 2, 3]) assert.equal((await post(uplink(f))).status, 200);
+      await gateHolds(3);
+      const answers = await Promise.all(slow);
+      assert.ok(answers.every((a) => a.startsWith('HTTP/1.1 408')), answers.find((a) => !a.startsWith('HTTP/1.1 408')));
+      gated.forEach((g) => g.done());
     });
 
     it('answers malformed JSON with a JSON 400 even though the editor app would parse bodies first', async () => {

@@ -1,13 +1,9 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Node } from 'node-red';
 import { Inbox, type InboxLimits } from '../../src/inbox/inbox';
 import { registerHolder } from '../../src/inbox/hold';
 import type { Holder } from '../../src/inbox/completion-tracker';
 import type { NodeAPI } from './red-types';
-
-/** `ttsInbox` in settings.js: false turns durable acceptance off. */
-export type InboxSetting = false | (InboxLimits & { directory?: string });
+import { setting } from './settings';
 
 interface HookEvent {
   msg?: { _msgid?: unknown };
@@ -22,12 +18,11 @@ interface Hooks {
 
 const HOOK_SUFFIX = 'tts-inbox';
 
-export function inboxSetting(RED: NodeAPI): { enabled: false } | { enabled: true; directory: string; limits: InboxLimits } {
-  const setting = (RED.settings as unknown as { ttsInbox?: InboxSetting }).ttsInbox;
-  if (setting === false) return { enabled: false };
-  const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? join(homedir(), '.node-red');
-  const { directory, ...limits } = setting ?? {};
-  return { enabled: true, directory: directory ?? join(userDir, 'tts-inbox'), limits };
+function inboxSetting(RED: NodeAPI): { enabled: false } | { enabled: true; directory: string; limits: InboxLimits } {
+  const value = setting(RED, 'ttsInbox');
+  if (value === false) return { enabled: false };
+  const { directory, ...limits } = value;
+  return { enabled: true, directory, limits };
 }
 
 let shared: { inbox: Promise<Inbox>; users: number; release: () => void } | undefined;

@@ -2,10 +2,11 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Node, NodeMessage } from 'node-red';
 import type { TtsWebhookInDef } from './types';
 import cors from 'cors';
-import { routerOf, type Handler, type NodeAPI } from '../shared/red-types';
+import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { acquireInbox, releaseInbox } from '../shared/inbox-runtime';
+import { setting } from '../shared/settings';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
@@ -24,8 +25,6 @@ import { webhookInputs } from '../../src/inbox/inputs';
 const WARNING_INTERVAL_MS = 60_000;
 /** What a 503 asks TTS (or a proxy) to wait before trying again. */
 const RETRY_AFTER_SECONDS = '5';
-/** New connections must send their request headers within this (settings.js `ttsHeadersTimeout`, 0 = off). */
-const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 
 function bodyLimit(value: string | number | undefined): number {
   const kib = Number(value);
@@ -228,11 +227,10 @@ export = (RED: NodeAPI): void => {
       };
     } else {
       const prefix = rootPrefix(RED.settings.httpNodeRoot);
-      const headersTimeout = Number((RED.settings as unknown as { ttsHeadersTimeout?: unknown }).ttsHeadersTimeout ?? DEFAULT_HEADERS_TIMEOUT_MS);
       removeRoute = interceptPost(
         server,
         { matches: (pathname) => pathname.startsWith(prefix) && pattern.test(pathname.slice(prefix.length) || '/'), handle },
-        { headersTimeout: Number.isFinite(headersTimeout) ? headersTimeout : DEFAULT_HEADERS_TIMEOUT_MS },
+        { headersTimeout: setting(RED, 'ttsHeadersTimeout') },
       );
     }
     status.waiting(RED._('tts-webhook-in.status.listening', { path }));
@@ -252,5 +250,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-webhook-in', TtsWebhookIn);
+  registerNode(RED, 'tts-webhook-in', TtsWebhookIn);
 };

@@ -55,7 +55,7 @@ export function nodeRedHelper(): TestHelper {
   if (!initialised) {
     helper.init(require.resolve('node-red'));
     const settings = helper.settings.bind(helper);
-    helper.settings = (s: Record<string, unknown>) => settings({ ttsInbox: { directory: TEST_INBOX_DIR }, ...s });
+    helper.settings = (s?: Record<string, unknown>) => (s === undefined ? settings() : settings({ ttsInbox: { directory: TEST_INBOX_DIR }, ...s }));
     helper.settings({});
     initialised = true;
   }

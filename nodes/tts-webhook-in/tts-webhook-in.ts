@@ -21,6 +21,7 @@ import { RateLimitedReporter } from '../../src/util/rate-limited';
 import { InboxUnavailableError, newMessageId, type Inbox } from '../../src/inbox/inbox';
 import type { LogEntry } from '../../src/inbox/durable-log';
 import { webhookInputs } from '../../src/inbox/inputs';
+import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
 
 const WARNING_INTERVAL_MS = 60_000;
 /** What a 503 asks TTS (or a proxy) to wait before trying again. */
@@ -88,6 +89,7 @@ export = (RED: NodeAPI): void => {
     const rejected = (res: ServerResponse, outcome: Rejected): void => {
       sendJson(res, outcome.status, { error: { code: outcome.code, message: outcome.message } }, outcome.headers);
       status.error(`${outcome.status} ${outcome.code}`);
+      logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
         this.warn(RED._('tts-webhook-in.warn.rejected', { status: outcome.status, message: outcome.message, suppressed })),
       );
@@ -133,6 +135,7 @@ export = (RED: NodeAPI): void => {
       received += 1;
       emit(envelope, seq);
       ttsMessageBus.publish(envelope);
+      logWebhookAccepted(envelope, outcome.profile.settings.id);
     };
 
     const handle = (req: IncomingMessage, res: ServerResponse): void => {

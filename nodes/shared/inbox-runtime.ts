@@ -63,7 +63,7 @@ export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
       hooks.add(`onComplete.${HOOK_SUFFIX}`, (e) => {
         if (e.node?.node) tracker.completed(e.msg?._msgid, e.node.node);
       });
-      const unregister = registerHolder({ hold: (msg) => box.hold(msg) });
+      const unregister = registerHolder({ hold: (msg, reason) => box.hold(msg, reason) });
       // After a partial deploy, what a restarted node held is lost in it: feed it again.
       const onStarted = (): void => {
         box.replayOrphans((node) => RED.nodes.getNode(node.id) === (node as unknown as Node));

@@ -192,7 +192,15 @@ export = (RED: NodeAPI): void => {
         (box) => {
           inbox = box;
           if (closing) return;
-          box.attach(this.id, replay, (err) => this.warn(RED._('tts-webhook-in.warn.replay-failed', { error: err.message })));
+          box.attach(
+            this.id,
+            replay,
+            (err) => this.warn(RED._('tts-webhook-in.warn.replay-failed', { error: err.message })),
+            (reason) => {
+              status.ok(statusText);
+              warnings.report('held', (suppressed) => this.warn(RED._('tts-webhook-in.warn.held', { reason, suppressed })));
+            },
+          );
           if (box.queuedFor(this.id) > 0) status.working(statusText);
         },
         (err: Error) => {

@@ -37,6 +37,8 @@ interface NodeFeed {
   retryDelay: number;
   retryTimer: NodeJS.Timeout | undefined;
   onError: (err: Error) => void;
+  /** Told when a node hands one of this node's messages back, with the node's reason. */
+  onHeld: ((reason: string) => void) | undefined;
   /** A body is being read back; feeding continues when it is in. */
   reading: boolean;
 }
@@ -134,8 +136,13 @@ export class Inbox {
   }
 
   /** A node hands a tracked message back, to be fed again later; false when not tracked. */
-  hold(msg: { _msgid?: unknown }): boolean {
-    return this.tracker.hold(msg._msgid);
+  hold(msg: { _msgid?: unknown }, reason: string): boolean {
+    const seq = this.seqOf(msg);
+    if (seq === undefined || !this.tracker.hold(msg._msgid)) return false;
+    const node = this.log.entry(seq)?.node;
+    const feed = node === undefined ? undefined : this.feeds.get(node);
+    feed?.onHeld?.(reason);
+    return true;
   }
 
   /** Whether an effect (e.g. a downlink sent by a node) was recorded for the stored message. */
@@ -154,10 +161,10 @@ export class Inbox {
    * Connects a webhook node: its unfinished messages that are not in a flow now are replayed
    * through `feeder`, oldest first, at most `replayWindow` at a time.
    */
-  attach(node: string, feeder: Feeder, onError: (err: Error) => void): void {
+  attach(node: string, feeder: Feeder, onError: (err: Error) => void, onHeld?: (reason: string) => void): void {
     this.detach(node);
     const queue = this.log.entriesOf(node).map((e) => e.seq).filter((seq) => !this.inFlight.has(seq));
-    const feed: NodeFeed = { feeder, queue, inFlight: 0, held: [], retryDelay: this.retryMin, retryTimer: undefined, onError, reading: false };
+    const feed: NodeFeed = { feeder, queue, inFlight: 0, held: [], retryDelay: this.retryMin, retryTimer: undefined, onError, onHeld, reading: false };
     this.feeds.set(node, feed);
     this.pump(node, feed);
   }

@@ -108,11 +108,13 @@ describe('tts-webhook-in durable inbox', () => {
   });
 
   it('feeds a message a node handed back again, as a replay, until it is finished', async () => {
-    const { flow, creds } = gateFlow();
+    const { flow, creds, hook } = gateFlow();
     await load(flow, creds, { retryMin: 20, retryMax: 40 });
     assert.equal((await post(uplink(7))).status, 200);
     await gateHolds(1);
     assert.equal(holdForRetry(gated[0].msg, 'store unreachable'), true);
+    const warned = await waitForCall(nodeRedHelper().getNode(hook.id), 'warn', (args) => args[0] === 'tts-webhook-in.warn.held');
+    assert.ok(warned);
     gated[0].done();
     await gateHolds(2);
     assert.equal(gated[1].msg.tts?.f_cnt, 7);

@@ -132,6 +132,7 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     await acked;
     await shot(page, 'device');
 
+
     // The log shows the downlink's way to the ack.
     await page.click('.tts-monitor-section-logs');
     await page.selectOption('.tts-monitor-log-kind', 'downlink');
@@ -205,6 +206,18 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     await page.selectOption('.tts-monitor-log-kind', '');
     await refused.waitFor();
     await shot(page, 'logs');
+  });
+
+  it('follows a device live: its open detail shows the next uplink without a reload', async () => {
+    // The Devices section comes back with the detail left open; back to the list, and in again.
+    await page.click('.tts-monitor-section-devices');
+    await page.click('.tts-monitor-back');
+    await page.click(`.tts-monitor-device[data-device="${DEVICE}"]`);
+    const uplinks = page.locator('.tts-monitor-props tr', { hasText: 'Uplinks' });
+    await uplinks.waitFor();
+    assert.match(await uplinks.innerText(), /Uplinks\s+4 /);
+    for (const r of await sim.sendUplink(DEVICE)) assert.equal(r.status, 200);
+    await page.locator('.tts-monitor-props tr', { hasText: /Uplinks\s*5 \(/ }).waitFor();
   });
 
   it('tts-downlink: the "On change" checkbox shows the saved option and stays valid after Done', async () => {

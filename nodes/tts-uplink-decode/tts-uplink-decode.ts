@@ -118,15 +118,13 @@ export = (RED: NodeAPI): void => {
     settings: { ttsUplinkDecodeTimeout: { value: DEFAULT_TIMEOUT_MS, exportable: true } },
   });
 
-  // The edit dialog's test tool: runs the dialog's current script through the same engine.
+  // The edit dialog's test tool: runs the dialog's current settings through the node's own decode path.
   // It runs user code, so it needs write permission.
   RED.httpAdmin.post('/tts/codec/test', needsPermission(RED, 'tts-uplink-decode.write'), (req: Request, res: Response) => {
-    try {
-      res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, resolveTimeout(undefined, settingTimeout())));
-    } catch (err) {
-      if (err instanceof CodecTestRequestError) res.status(400).json({ error: err.message });
-      else res.status(500).json({ error: (err as Error).message });
-    }
+    runCodecTest((req.body ?? {}) as Record<string, unknown>, resolveTimeout(undefined, settingTimeout())).then(
+      (result) => res.json(result),
+      (err: unknown) => res.status(err instanceof CodecTestRequestError ? 400 : 500).json({ error: (err as Error).message }),
+    );
   });
 
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {

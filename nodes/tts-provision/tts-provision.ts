@@ -1,5 +1,5 @@
 import type { Node, NodeMessage } from 'node-red';
-import type { NodeAPI } from '../shared/red-types';
+import { type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { profileRegistry } from '../../src/profile/profile-registry';
@@ -101,5 +101,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-provision', TtsProvision as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-provision', TtsProvision);
 };

@@ -17,5 +17,4 @@ export type {
 export { UplinkDecoder, uplinkInputFromMessage, isDecoderMode, DECODER_MODES } from './uplink-decoder';
 export type { DecoderMode, DecodeOutcome, DecodableMessage, UplinkDecoderOptions } from './uplink-decoder';
 export { PayloadInputError, bytesFromValue, bytesFromText, bytesFromHex, bytesFromBase64 } from './payload-input';
-// The edit dialog's test tool (src/codec/test-tool.ts) is imported directly: it uses the downlink
-// encoder, which itself imports this module.
+// The edit dialog's test tool (test-tool.ts) is imported by the decode node directly.

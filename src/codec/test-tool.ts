@@ -3,13 +3,14 @@
 // uplinks through UplinkDecoder (the node's decode path: in `auto` mode a TTS decoded_payload in
 // the test input is passed through, as the node does), downlink data through the downlink
 // encoder with its guard-rails (FPort 1-223, 242 bytes), downlink bytes through the codec's
-// decodeDownlink.
+// decodeDownlink. The node hands in the downlink encoder (src/downlink's previewEncode): src/codec
+// does not import src/downlink, which imports src/codec.
 import { performance } from 'node:perf_hooks';
-import { previewEncode } from '../downlink/encode-preview';
 import { cayenneLppCodec, CodecLoadError, createCodec, MAX_TIMEOUT_MS } from './create-codec';
 import { bytesFromText, PayloadInputError, type PayloadFormat } from './payload-input';
 import { isDecoderMode, UplinkDecoder, type DecoderMode } from './uplink-decoder';
 import type { Codec, CodecError, UplinkInput } from './types';
+import { TtsError } from '../util/errors';
 
 export const MAX_TEST_SCRIPT_CHARS = 256 * 1024;
 
@@ -46,8 +47,32 @@ export interface CodecTestResponse {
   durationMs?: number;
 }
 
+/** What the downlink encoder's preview answers (the fields the tool reads). */
+export interface DownlinkPreviewResult {
+  ok: boolean;
+  error?: string;
+  badRequest?: boolean;
+  line?: number;
+  column?: number;
+  fPort?: number;
+  frm_payload?: string;
+  hex?: string;
+  bytes?: number[];
+  decoded_payload?: Record<string, unknown>;
+  problem?: string;
+  warnings?: string[];
+  logs?: string[];
+}
+
+/** Encodes test data as tts-downlink would, guard-rails included (src/downlink's previewEncode). */
+export type DownlinkPreview = (request: { codec: string; script: string; payload: string; fPort: number; timeout: number }) => DownlinkPreviewResult;
+
 /** A request the tool refuses to run (answered with HTTP 400). */
-export class CodecTestRequestError extends Error {}
+export class CodecTestRequestError extends TtsError {
+  constructor(message: string) {
+    super(message, { code: 'bad_request', httpStatus: 400, statusKey: 'invalid' });
+  }
+}
 
 const FPORT_TEXT = 'fPort must be an integer 0..255';
 
@@ -99,15 +124,15 @@ async function testUplink(request: CodecTestRequest, mode: DecoderMode, script: 
 }
 
 /** Downlink data, encoded as the tts-downlink node would (script or Cayenne LPP), guard-rails included. */
-function testEncode(mode: DecoderMode, script: string, timeout: number, fPort: number, text: string): CodecTestResponse {
+function testEncode(previewEncode: DownlinkPreview, mode: DecoderMode, script: string, timeout: number, fPort: number, text: string): CodecTestResponse {
   if (mode === 'passthrough') return fail({ kind: 'form', message: 'pass-through cannot encode a downlink' }, { direction: 'downlink' });
   const codec = mode === 'cayennelpp' || (mode === 'auto' && script.trim() === '') ? 'cayennelpp' : 'script';
   const started = performance.now();
   const r = previewEncode({ codec, script, payload: text.trim() === '' ? '{}' : text, fPort, timeout });
   const durationMs = performance.now() - started;
   if (!r.ok) {
-    if (r.badRequest) throw new CodecTestRequestError(r.error);
-    const error: CodecError = { kind: r.line === undefined ? 'input' : 'runtime', message: r.error, ...(r.line === undefined ? {} : { line: r.line, column: r.column }) };
+    if (r.badRequest) throw new CodecTestRequestError(r.error ?? 'bad request');
+    const error: CodecError = { kind: r.line === undefined ? 'input' : 'runtime', message: r.error ?? 'encoding failed', ...(r.line === undefined ? {} : { line: r.line, column: r.column }) };
     return fail(error, { direction: 'downlink', form: codec, logs: r.logs ?? [], durationMs });
   }
   const problem = r.problem ? [r.problem] : [];
@@ -118,10 +143,10 @@ function testEncode(mode: DecoderMode, script: string, timeout: number, fPort: n
     ...(r.bytes ? { bytes: r.bytes, hex: r.hex, base64: r.frm_payload } : {}),
     ...(r.decoded_payload ? { decodedPayload: r.decoded_payload } : {}),
     fPort: r.fPort,
-    warnings: r.warnings,
+    warnings: r.warnings ?? [],
     errors: problem,
     ...(problem.length ? { error: { kind: 'output' as const, message: problem[0] } } : {}),
-    logs: r.logs,
+    logs: r.logs ?? [],
     durationMs,
   };
 }
@@ -136,7 +161,7 @@ function downlinkDecoder(mode: DecoderMode, script: string, timeout: number): Co
  * Runs one test. Throws CodecTestRequestError for a malformed request; script problems (compile
  * errors, throws, timeouts, bad output, guard-rails) come back in the response with their lines.
  */
-export async function runCodecTest(request: CodecTestRequest, defaultTimeout: number): Promise<CodecTestResponse> {
+export async function runCodecTest(request: CodecTestRequest, defaultTimeout: number, previewEncode: DownlinkPreview): Promise<CodecTestResponse> {
   if (request === null || typeof request !== 'object') throw new CodecTestRequestError('expected a JSON object');
   const direction = request.direction === undefined ? 'uplink' : request.direction;
   if (direction !== 'uplink' && direction !== 'downlink') throw new CodecTestRequestError('direction must be uplink or downlink');
@@ -150,7 +175,7 @@ export async function runCodecTest(request: CodecTestRequest, defaultTimeout: nu
   const script = scriptOf(request, mode);
 
   if (direction === 'uplink') return testUplink(request, mode, script, timeout, fPort, { bytes: bytes(text, format), fPort, recvTime: new Date() });
-  if (format === 'json') return testEncode(mode, script, timeout, fPort, text);
+  if (format === 'json') return testEncode(previewEncode, mode, script, timeout, fPort, text);
 
   const frame = bytes(text, format);
   let codec: Codec;

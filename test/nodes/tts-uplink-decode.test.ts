@@ -245,10 +245,10 @@ describe('tts-uplink-decode', () => {
       assert.deepEqual(res.body.data, { temperature_1: 22.5, relative_humidity_2: 40, barometric_pressure_3: 1011.1 });
 
       res = await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, format: 'hex', input: 'zz' }).expect(400);
-      assert.match(res.body.error, /input: not valid hex/);
+      assert.match(res.body.error.message, /input: not valid hex/);
       await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, direction: 'sideways' }).expect(400);
       res = await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, fPort: 999 }).expect(400);
-      assert.equal(res.body.error, 'fPort must be an integer 0..255');
+      assert.equal(res.body.error.message, 'fPort must be an integer 0..255');
     });
 
     it('POST /tts/codec/test runs the node\'s decode path: auto passes TTS decoded_payload through, as the node does', async () => {
@@ -279,7 +279,7 @@ describe('tts-uplink-decode', () => {
       assert.equal(res.body.ok, false);
       assert.match(res.body.errors[0], /FPort 224 is outside 1-223/);
       res = await h.request().post('/tts/codec/test').send({ script: big, direction: 'downlink', format: 'json', input: '{"n": 2}', fPort: 0 }).expect(400);
-      assert.match(res.body.error, /FPort must be a whole number from 1 to 223/);
+      assert.match(res.body.error.message, /FPort must be a whole number from 1 to 223/);
       res = await h.request().post('/tts/codec/test').send({ codec: 'cayennelpp', direction: 'downlink', format: 'json', input: '{"value_1": 21.5}' }).expect(200);
       assert.equal(res.body.hex, '010866');
       res = await h.request().post('/tts/codec/test').send({ codec: 'cayennelpp', direction: 'downlink', format: 'hex', input: '01 08 66' }).expect(200);

@@ -5,6 +5,7 @@ import { describePosition, positionFromStack, positionFromSyntaxError } from './
 import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';
 import { ASYNC_GLOBALS, outlineScript, type ScriptOutline } from './script-outline';
 import { installRunner, type RunnerJob } from './runner';
+import { TtsError } from '../../util/errors';
 
 /*
  * How a codec runs (TTS semantics, at a cost the pipeline does not notice).
@@ -46,9 +47,13 @@ export interface SandboxOptions {
 }
 
 /** Raised by the constructor when the script does not compile or its top level fails. */
-export class CodecLoadError extends Error {
+export class CodecLoadError extends TtsError {
   constructor(readonly codecError: CodecError) {
-    super(codecError.message + describePosition(codecError.line === undefined ? undefined : { line: codecError.line, column: codecError.column }));
+    super(codecError.message + describePosition(codecError.line === undefined ? undefined : { line: codecError.line, column: codecError.column }), {
+      code: 'script_error',
+      httpStatus: 422,
+      statusKey: 'invalid',
+    });
     this.name = 'CodecLoadError';
   }
 }

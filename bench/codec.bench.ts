@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
 import { createCodec, type UplinkInput } from '../src/codec';
+import { pipelineCpuMicrosPerUplink } from './pipeline.bench';
 
 const CODEC = readFileSync(join(__dirname, '..', 'test', 'codec', 'corpus', 'big-multisensor.js'), 'utf8');
 // TH-VOC-CO2 report, fPort 1: serial 0x012345, product 6, sequence 42, firmware 1.4, readings, alarm and status words.
@@ -64,4 +65,6 @@ export async function run(): Promise<void> {
   console.log(`  engine, queued (bursts of ${BURST})   ${queued.toFixed(1)} µs`);
   console.log(`  engine, one run per message     ${single.toFixed(1)} µs   (pays a watchdog per message)`);
   console.log(`  direct call, no sandbox         ${direct.toFixed(1)} µs`);
+  const pipeline = await pipelineCpuMicrosPerUplink();
+  console.log(`  share of the pipeline's CPU per uplink (${pipeline.toFixed(0)} µs, this run): ${((100 * queued) / pipeline).toFixed(1)} %   goal < 5 %`);
 }

@@ -29,3 +29,16 @@ export function describeError(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/postgres(?:ql)?:\/\/[^\s"']+/gi, 'postgres://…');
 }
+
+/** The store refused one write because of its data (a constraint, a conflicting registry id). */
+export class StoreDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreDataError';
+  }
+}
+
+/** A refusal that passes (unreachable, closing, queue full): the message may be handed back and retried. */
+export function isPassingStoreError(err: unknown): err is StoreUnavailableError | QueueFullError {
+  return err instanceof StoreUnavailableError || err instanceof QueueFullError;
+}

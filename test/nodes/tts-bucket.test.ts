@@ -7,6 +7,7 @@ import bucketModule = require('../../nodes/tts-bucket/tts-bucket');
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import { catchNode, helperNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
+import { registerHolder } from '../../src/inbox/hold';
 import { MODULES, STORE_TARGETS, bucketNode, messages, runtimeSettings, storeNode, type StoreTarget } from '../store/flow-kit';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
@@ -199,7 +200,7 @@ describe('tts-bucket with an unreachable store', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('queues readings with a clear status, then errors when the queue is full; writes them when the store is back', async () => {
+  it('hands messages back to their inbox with a clear status while the store is unreachable, fails those from no inbox, writes again when it is back', async () => {
     const store = storeNode({ backend: 'sqlite', path: 'later/data.db' });
     const out = helperNode();
     const errors = helperNode();
@@ -211,19 +212,46 @@ describe('tts-bucket with an unreachable store', () => {
     await down;
     assert.match(JSON.stringify(storeNodeRt.store!.state), /unavailable.*(directory|open)/i);
     const w = h.getNode(writer.id);
-    const got = messages(h.getNode(out.id), 2);
-    w.receive({ payload: { a: 1 } });
-    w.receive({ payload: { a: 2 } });
-    const msgs = await got;
-    assert.ok(msgs.every((m) => m.stored.queued === true));
-    await waitForCall(w, 'status', (args) => (args[0] as { text?: string }).text === 'tts-bucket.status.queued');
-    const caught = messages(h.getNode(errors.id), 1);
-    w.receive({ payload: { a: 3 } });
-    assert.match((await caught)[0].error.message, /queue is full \(2 readings waiting\)/);
-    const ready = new Promise<void>((resolve) => storeNodeRt.store!.on('state', (s: { status: string }) => s.status === 'ready' && resolve()));
-    fs.mkdirSync(path.join(root, 'later'));
-    await ready;
-    await storeNodeRt.store!.flush();
-    assert.equal((await storeNodeRt.store!.bucketStats('b'))?.rows, 2);
+    // An inbox that takes back the messages marked as its own.
+    const held: Array<{ msg: { payload: unknown }; reason: string }> = [];
+    let twoHeld!: () => void;
+    const bothHeld = new Promise<void>((resolve) => (twoHeld = resolve));
+    const unregister = registerHolder({
+      hold: (msg, reason) => {
+        if (!(msg as { fromInbox?: boolean }).fromInbox) return false;
+        held.push({ msg: msg as { payload: unknown }, reason });
+        if (held.length === 2) twoHeld();
+        return true;
+      },
+    });
+    try {
+      const passed: unknown[] = [];
+      h.getNode(out.id).on('input', (m: unknown) => passed.push(m));
+      w.receive({ payload: { a: 1 }, fromInbox: true });
+      w.receive({ payload: { a: 2 }, fromInbox: true });
+      await bothHeld;
+      await waitForCall(w, 'status', (args) => (args[0] as { text?: string }).text === 'tts-bucket.status.held');
+      const caught = messages(h.getNode(errors.id), 1);
+      w.receive({ payload: { a: 3 } });
+      assert.match((await caught)[0].error.message, /store unavailable: .*(directory|open)/i);
+      assert.deepEqual(
+        held.map((x) => x.msg.payload),
+        [{ a: 1 }, { a: 2 }],
+      );
+      assert.match(held[0].reason, /directory|open/i);
+      assert.equal(passed.length, 0);
+      await waitForCall(w, 'warn', (args) => /tts-bucket.warn.held/.test(String(args[0])));
+      const ready = new Promise<void>((resolve) => storeNodeRt.store!.on('state', (s: { status: string }) => s.status === 'ready' && resolve()));
+      fs.mkdirSync(path.join(root, 'later'));
+      await ready;
+      // The inbox feeds the held messages again: now they are stored and passed on.
+      const got = messages(h.getNode(out.id), 2);
+      for (const x of held) w.receive(x.msg);
+      const msgs = await got;
+      assert.ok(msgs.every((m) => m.stored.queued === false));
+      assert.equal((await storeNodeRt.store!.bucketStats('b'))?.rows, 2);
+    } finally {
+      unregister();
+    }
   });
 });

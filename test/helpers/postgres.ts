@@ -25,6 +25,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/** A throwaway server that can also be stopped and started again on the same data (outage tests). */
+export interface ThrowawayServer extends Server {
+  /** `pg_ctl stop -m fast`: open connections end with "terminating connection due to administrator command". */
+  halt(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  resume(): Promise<void>;
+}
+
 let serverPromise: Promise<Server> | undefined;
 
 function findBinDir(): string | undefined {
@@ -61,7 +69,7 @@ export interface ServerOptions {
 }
 
 /** Starts a throwaway PostgreSQL server (initdb refuses root: run as the `postgres` user then). */
-export async function startThrowawayServer(options: ServerOptions = {}): Promise<Server> {
+export async function startThrowawayServer(options: ServerOptions = {}): Promise<ThrowawayServer> {
   const bin = findBinDir();
   if (!bin) {
     throw new Error(
@@ -95,8 +103,12 @@ export async function startThrowawayServer(options: ServerOptions = {}): Promise
     fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`could not start a throwaway PostgreSQL server: ${(err as Error).message}\n${tail}`);
   }
+  const start = (): Promise<void> =>
+    asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    halt: () => asServerUser('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    resume: start,
     async stop() {
       try {
         await asServerUser('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { Node, NodeMessage } from 'node-red';
-import { needsPermission, type NodeAPI } from '../shared/red-types';
+import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
+import { sendError } from '../shared/errors';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
@@ -61,7 +62,7 @@ export = (RED: NodeAPI): void => {
         }
       } catch (err) {
         if (handBack.tryHold(msg, err)) return;
-        if (err instanceof BucketInputError) throw new Error(RED._(`tts-bucket.errors.${err.code}`));
+        if (err instanceof BucketInputError) throw new Error(RED._(`tts-bucket.errors.${err.reason}`));
         if (!(err instanceof StoreInputError) && !(err instanceof StoreDataError)) status.error(RED._('tts-bucket.status.failed'));
         throw new Error(describeError(err));
       }
@@ -74,12 +75,12 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-bucket', TtsBucket as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-bucket', TtsBucket);
 
   const storeOf = (req: Request, res: Response): TtsStoreNode | undefined => {
     const node = RED.nodes.getNode(String(req.params.store)) as (TtsStoreNode & { type?: string }) | null;
     if (!node || node.type !== 'tts-store' || !node.store) {
-      res.status(404).json({ error: 'no deployed tts-store with this id' });
+      sendError(res, 404, 'not_deployed', 'no deployed tts-store with this id');
       return undefined;
     }
     return node;
@@ -91,7 +92,7 @@ export = (RED: NodeAPI): void => {
     if (!node) return;
     node.store!.listBuckets().then(
       (buckets) => res.json({ buckets }),
-      (err: unknown) => res.status(503).json({ error: describeError(err) }),
+      (err: unknown) => sendError(res, 503, 'store_unavailable', describeError(err)),
     );
   });
 
@@ -109,14 +110,14 @@ export = (RED: NodeAPI): void => {
       from = parseTime(req.query.from, 'from');
       to = parseTime(req.query.to, 'to');
     } catch (err) {
-      res.status(400).json({ error: (err as Error).message });
+      sendError(res, err);
       return;
     }
     store
       .getBucket(bucket)
       .then(async (found) => {
         if (!found) {
-          res.status(404).json({ error: `bucket "${bucket}" does not exist` });
+          sendError(res, 404, 'not_found', `bucket "${bucket}" does not exist`);
           return;
         }
         const safeName = bucket.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -130,7 +131,7 @@ export = (RED: NodeAPI): void => {
         await pipeline(Readable.from(exportBucket(store, bucket, format as 'csv' | 'jsonl', range)), res);
       })
       .catch((err: unknown) => {
-        if (!res.headersSent) res.status(503).json({ error: describeError(err) });
+        if (!res.headersSent) sendError(res, 503, 'store_unavailable', describeError(err));
         else res.destroy(); // a truncated download must not look complete
       });
   });

@@ -1,12 +1,10 @@
-import type { NodeAPI } from '../shared/red-types';
 import { parseProfileConfig } from '../../src/profile/profile-settings';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import { resolveEnvReference } from '../../src/util/env-reference';
 import { onClose } from '../shared/input';
-import { needsPermission } from '../shared/red-types';
+import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { setUpProfileWebhook } from '../../src/profile/profile-webhook-setup';
-import { WebhookConfigError } from '../../src/tts/api/webhook-request';
-import { TtsApiError } from '../../src/tts/api/errors';
+import { sendError } from '../shared/errors';
 
 import type { TtsProfileDef, TtsProfileNode } from './types';
 
@@ -30,7 +28,7 @@ export = (RED: NodeAPI): void => {
     onClose(this, () => profileRegistry.remove(this.id, this.profile));
   }
 
-  RED.nodes.registerType('tts-profile', TtsProfile as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  registerNode(RED, 'tts-profile', TtsProfile, {
     credentials: {
       webhookToken: { type: 'password' },
       apiKey: { type: 'password' },
@@ -42,16 +40,12 @@ export = (RED: NodeAPI): void => {
   RED.httpAdmin.post('/tts/profile/:id/webhook', needsPermission(RED, 'tts-profile.write'), (req, res) => {
     const profile = profileRegistry.get(String(req.params.id));
     if (!profile) {
-      res.status(404).json({ error: RED._('tts-profile.setup.not-deployed') });
+      sendError(res, 404, 'not_deployed', RED._('tts-profile.setup.not-deployed'));
       return;
     }
     const baseUrl = typeof req.body?.baseUrl === 'string' ? req.body.baseUrl : '';
     setUpProfileWebhook(profile, baseUrl)
       .then((result) => res.json(result))
-      .catch((err: unknown) => {
-        if (err instanceof WebhookConfigError) res.status(400).json({ error: err.message });
-        else if (err instanceof TtsApiError) res.status(502).json({ error: err.message, status: err.status, ttsName: err.ttsName });
-        else res.status(500).json({ error: (err as Error).message });
-      });
+      .catch((err: unknown) => sendError(res, err));
   });
 };

@@ -1,5 +1,5 @@
 import type { Node, NodeMessage } from 'node-red';
-import type { NodeAPI } from '../shared/red-types';
+import { type NodeAPI, registerNode } from '../shared/red-types';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
@@ -126,5 +126,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-provision', TtsProvision as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-provision', TtsProvision);
 };

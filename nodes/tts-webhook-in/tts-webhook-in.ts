@@ -2,7 +2,7 @@ import type { Node, NodeMessage } from 'node-red';
 import type { TtsWebhookInDef } from './types';
 import type { Request, Response } from 'express';
 import cors from 'cors';
-import { routerOf, type Handler, type NodeAPI } from '../shared/red-types';
+import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { profileRegistry } from '../../src/profile/profile-registry';
@@ -112,5 +112,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-webhook-in', TtsWebhookIn);
+  registerNode(RED, 'tts-webhook-in', TtsWebhookIn);
 };

@@ -48,10 +48,10 @@ export interface QueryAnswer {
   next?: ReadingCursor;
 }
 
-/** A message the service cannot act on; `code` names the reason for the node's translated text. */
+/** A message the service cannot act on; `reason` names the reason for the node's translated text. */
 export class BucketInputError extends StoreInputError {
   constructor(
-    readonly code: 'no-bucket' | 'order' | 'format',
+    readonly reason: 'no-bucket' | 'order' | 'format',
     message: string,
   ) {
     super(message);

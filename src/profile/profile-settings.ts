@@ -1,4 +1,5 @@
 import { PRIORITIES, type Priority } from '../tts/types';
+import { isTtsId } from '../tts/protocol';
 
 /** What flows.json stores for a tts-profile (strings where the editor saves text inputs). */
 export interface ProfileConfig {
@@ -65,13 +66,7 @@ export const PROFILE_DEFAULTS = {
   fPort: 1,
 } as const;
 
-// Same pattern as TTS uses for application, device and webhook IDs.
-export const TTS_ID_PATTERN = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/;
-export const TTS_ID_MAX = 36;
-
-export function isTtsId(value: string): boolean {
-  return value.length <= TTS_ID_MAX && TTS_ID_PATTERN.test(value);
-}
+export { isTtsId, TTS_ID_MAX, TTS_ID_PATTERN } from '../tts/protocol';
 
 /** Accepts `eu1.cloud.thethings.network`, `https://host[:port][/]`, returns `https://host[:port]`. */
 export function normaliseServerUrl(input: string): { url: string } | { error: string } {

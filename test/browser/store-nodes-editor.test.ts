@@ -256,7 +256,7 @@ describe('tts-store, tts-provision and tts-bucket edit dialogs in a real browser
     }, STORE_SQL);
     await probe.close();
     assert.equal(missing.status, 404);
-    assert.deepEqual(missing.body, { error: 'bucket "no-such-bucket" does not exist' });
+    assert.deepEqual(missing.body, { error: { code: 'not_found', message: 'bucket "no-such-bucket" does not exist' } });
 
     // Without a bucket id the dialog says so and opens nothing.
     await page.fill('#node-input-bucket', '');

@@ -1,4 +1,4 @@
-import { isTtsId } from '../../profile/profile-settings';
+import { isTtsId } from '../protocol';
 import type {
   ApiKey,
   ApplicationWebhook,

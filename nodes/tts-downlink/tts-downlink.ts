@@ -8,11 +8,15 @@ import {
   DownlinkLifecycleTracker,
   DownlinkSender,
   previewEncode,
+  storeDownlinkOnly,
+  triggersDownlink,
   type DownlinkMessage,
   type LifecycleReport,
   type RawFormat,
 } from '../../src/downlink';
+import { logDownlinkOutcome, logDownlinkRefused, logDownlinkRequested } from '../../src/monitor/log-entries';
 import { profileRegistry } from '../../src/profile/profile-registry';
+import type { DownlinkChange } from '../../src/registry/registry';
 import { downlinkTargets } from '../../src/tts/downlink-targets';
 import { ttsMessageBus } from '../../src/tts/message-bus';
 import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
@@ -75,6 +79,7 @@ export = (RED: NodeAPI): void => {
         else if (r.final) status.ok(text);
         else status.working(text);
         if (report === 'all' || r.final) node.send([null, outcomeMessage(r)]);
+        logDownlinkOutcome(r, config.profile || undefined);
       },
     });
     const unsubscribe = ttsMessageBus.subscribe((envelope) => {
@@ -119,6 +124,11 @@ export = (RED: NodeAPI): void => {
 
     onInput(this, async (msg, send) => {
       if (!sender) throw new Error(RED._('tts-downlink.errors.config', { error: configError ?? '' }));
+      if ((msg as DownlinkMessage).storeOnly === true) {
+        (msg as NodeMessage & { downlink?: unknown }).downlink = await storeDownlinkOnly(msg as DownlinkMessage, storeNode?.registry, config.device);
+        send([msg as NodeMessage, null]);
+        return;
+      }
       const controller = new AbortController();
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
@@ -128,8 +138,10 @@ export = (RED: NodeAPI): void => {
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        logDownlinkRequested(result, config.profile || undefined);
         send([msg as NodeMessage, null]);
       } catch (err) {
+        logDownlinkRefused(msg, config.profile || undefined, (err as Error).message);
         status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));
         throw err;
       } finally {
@@ -137,7 +149,24 @@ export = (RED: NodeAPI): void => {
       }
     });
 
+    // Downlink on property change: a stored `downlink` changed elsewhere is sent through this
+    // node's own input, as a message without payload (so the stored value is what goes out).
+    const registry = storeNode?.registry;
+    const onDownlinkChange = (change: DownlinkChange): void => {
+      registry!
+        .getDevice(change.id)
+        .then((device) => {
+          const rule = { configuredDevice: config.device, serves: (app: string) => !!profileRegistry.select(app, config.profile || undefined) };
+          if (!device || !triggersDownlink(change, device, rule)) return;
+          node.receive({ topic: `${device.applicationId}/${device.deviceId}/downlink_property`, device: device.id, trigger: `property-change:${change.origin}` } as NodeMessage);
+        })
+        .catch((err: unknown) => node.warn(RED._('tts-downlink.warn.property', { error: (err as Error).message })));
+    };
+    const onPropertyChange = config.onPropertyChange === true || (config.onPropertyChange as unknown) === 'true';
+    if (onPropertyChange && registry) registry.on('downlink', onDownlinkChange);
+
     onClose(this, () => {
+      registry?.off('downlink', onDownlinkChange);
       unsubscribe();
       tracker.close();
       for (const controller of inFlight) controller.abort();

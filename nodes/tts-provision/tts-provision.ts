@@ -3,6 +3,7 @@ import { type NodeAPI, registerNode } from '../shared/red-types';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { logLifecycle, logProvisionProblem } from '../../src/monitor/log-entries';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import type { LifecycleEvent } from '../../src/registry/registry';
 import { StoreDataError, StoreUnavailableError, describeError } from '../../src/store/errors';
@@ -69,6 +70,7 @@ export = (RED: NodeAPI): void => {
     // Offline events come from the store's sweeper; report those of applications this node serves.
     const onLifecycle = (e: LifecycleEvent): void => {
       if (!profileRegistry.select(e.device.applicationId, config.profile)) return;
+      logLifecycle([e], config.profile);
       this.send([null, eventMessage(e)]);
     };
     registry?.on('lifecycle', onLifecycle);
@@ -85,6 +87,7 @@ export = (RED: NodeAPI): void => {
       if (!profile) throw new Error(RED._('tts-provision.errors.no-profile', { applicationId: envelope.application_id }));
       const storeError = (err: unknown): Error => {
         if (!(err instanceof StoreDataError)) status.error(RED._('tts-provision.status.failed'));
+        logProvisionProblem(envelope, config.profile, 'failed', describeError(err));
         return new Error(RED._('tts-provision.errors.store', { error: describeError(err) }));
       };
       let accepted;
@@ -104,7 +107,10 @@ export = (RED: NodeAPI): void => {
       } else {
         delete out.device;
         delete out.bucket;
-        if (accepted.skipped === 'auto-provision-off') unknown += 1;
+        if (accepted.skipped === 'auto-provision-off') {
+          unknown += 1;
+          logProvisionProblem(envelope, config.profile, 'skipped', 'unknown device and auto provision is off in the profile');
+        }
       }
       status.ok(counts);
       send([out, null]);
@@ -116,7 +122,10 @@ export = (RED: NodeAPI): void => {
         if (handBack.tryHold(msg, err)) return;
         throw storeError(err);
       }
-      if (events.length > 0) send([null, events.map(eventMessage)]);
+      if (events.length > 0) {
+        logLifecycle(events, config.profile);
+        send([null, events.map(eventMessage)]);
+      }
     });
 
     onClose(this, () => {

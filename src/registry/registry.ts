@@ -44,6 +44,16 @@ export interface AcceptedMessage {
   committed: Promise<LifecycleEvent[]>;
 }
 
+/** Who changed a device's `downlink` property: `downlink` = a tts-downlink node storing what it sends. */
+export type DownlinkOrigin = 'downlink' | 'flow' | 'admin';
+
+/** Emitted as `downlink` after a device's stored `downlink` property changed. */
+export interface DownlinkChange {
+  id: string;
+  value: unknown;
+  origin: DownlinkOrigin;
+}
+
 export interface RegistryOptions {
   /** How often the offline sweep runs, ms (default 30,000). */
   sweepInterval?: number;
@@ -68,7 +78,9 @@ function timeOf(envelope: TtsEnvelope, now: number): number {
  * device properties other nodes need (the downlink node reads devices and their `downlink`).
  *
  * Emits `lifecycle` (LifecycleEvent) for offline transitions found by the sweeper; the events a
- * message causes (created, location, online) are returned by `process` to its caller.
+ * message causes (created, location, online) are returned by `process` to its caller. Emits
+ * `device` (DeviceRecord) after a message updated a device, and `downlink` (DownlinkChange) after
+ * its `downlink` property changed (for the editor's sidebar and downlinks on property change).
  */
 export class DeviceRegistry extends EventEmitter {
   private readonly sweepInterval: number;
@@ -119,11 +131,12 @@ export class DeviceRegistry extends EventEmitter {
   }
 
   /** Replaces the device's `downlink` property; false when there is no such device. */
-  async setDownlink(id: string, value: unknown): Promise<boolean> {
-    const done = await this.store.setDownlink(id, value);
+  async setDownlink(id: string, value: unknown, origin: DownlinkOrigin = 'flow'): Promise<boolean> {
+    const changed = await this.store.setDownlink(id, value);
     const record = this.cache.record(id);
-    if (done && record) record.downlink = value;
-    return done;
+    if (changed && record) record.downlink = value;
+    if (changed) this.emit('downlink', { id, value, origin } satisfies DownlinkChange);
+    return changed;
   }
 
   // ---- provisioning ---------------------------------------------------------------------
@@ -197,13 +210,15 @@ export class DeviceRegistry extends EventEmitter {
     if (entry.pending === 0) this.cache.put(state);
     const events: LifecycleEvent[] = [];
     const effect = result.effect;
-    if (!result.created && !effect?.cameOnline && !effect?.locationChanged) return events;
+    const announce = this.listenerCount('device') > 0 && (result.created || (effect !== undefined && !effect.duplicate));
+    if (!announce && !result.created && !effect?.cameOnline && !effect?.locationChanged) return events;
     const record = this.cache.record(state.id);
     const device = record ? withState(record, state, effect?.metadata) : undefined;
     if (!device) return events;
     if (result.created) events.push({ event: 'created', device, at });
     if (effect?.cameOnline && !result.created) events.push({ event: 'online', device, at });
     if (effect?.locationChanged && state.location) events.push({ event: 'location', device, at, location: state.location });
+    if (announce) this.emit('device', device);
     return events;
   }
 
@@ -281,6 +296,8 @@ export class DeviceRegistry extends EventEmitter {
     if (this.sweeping) await this.sweeping.catch(() => []);
     this.removeAllListeners('lifecycle');
     this.cache.clear();
+    this.removeAllListeners('device');
+    this.removeAllListeners('downlink');
   }
 }
 

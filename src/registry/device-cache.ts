@@ -26,6 +26,27 @@ function internSource(s: string): string {
   return v;
 }
 
+/** A literal with every field: a spread copy here cost 3× the memory (its properties out of line). */
+function cachedDevice(s: DeviceState): CachedDevice {
+  return {
+    id: s.id,
+    applicationId: s.applicationId,
+    deviceId: s.deviceId,
+    bucket: s.bucket,
+    connectionTimeout: s.connectionTimeout,
+    lastSeen: s.lastSeen,
+    uplinkCount: s.uplinkCount,
+    lastFCnt: s.lastFCnt,
+    lastUplinkAt: s.lastUplinkAt,
+    lostFrames: s.lostFrames,
+    online: s.online,
+    stateChangedAt: s.stateChangedAt,
+    location: s.location,
+    locationRank: s.locationRank,
+    pending: 0,
+  };
+}
+
 interface AppDevices {
   /** The one copy of the application id. */
   id: string;
@@ -57,7 +78,7 @@ export class DeviceCache {
     }
     let entry = app.devices.get(state.deviceId);
     if (!entry) {
-      entry = { ...state, pending: 0 };
+      entry = cachedDevice(state);
       app.devices.set(entry.deviceId, entry);
       this.hotCount++;
     } else {

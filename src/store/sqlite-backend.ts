@@ -117,7 +117,12 @@ export class SqliteBackend implements StoreBackend {
 
   constructor(
     private readonly file: string,
-    private readonly options: { checkpointInterval?: number } = {},
+    private readonly options: {
+      /** How often the worker checkpoints, ms (default 1,000). */
+      checkpointInterval?: number;
+      /** Checkpoint on the writing connection every this many WAL pages instead (SQLite's own way; for comparison). */
+      inlineCheckpointPages?: number;
+    } = {},
   ) {}
 
   async open(targetVersion: number = LATEST_VERSION): Promise<void> {
@@ -131,7 +136,9 @@ export class SqliteBackend implements StoreBackend {
       throw err;
     }
     this.db = db;
-    if (this.file !== ':memory:') {
+    if (this.options.inlineCheckpointPages !== undefined) {
+      db.pragma(`wal_autocheckpoint = ${Math.trunc(this.options.inlineCheckpointPages)}`);
+    } else if (this.file !== ':memory:') {
       db.pragma('wal_autocheckpoint = 0');
       this.checkpointer = new Checkpointer(this.file, this.options.checkpointInterval ?? 1000, () => {
         // No worker: checkpoint from this connection again, in small steps.

@@ -80,6 +80,8 @@ export class Checkpointer {
     this.worker = undefined;
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // Unref'd while it runs (it must not keep a process alive); waited for now, so ref'd again.
+    worker.ref();
     worker.postMessage('stop');
     await exited;
   }

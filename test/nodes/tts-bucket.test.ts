@@ -60,6 +60,39 @@ for (const kind of STORE_TARGETS) {
       return got;
     }
 
+    it('sends a reading the database refuses to Catch with the reason, and stores the rest of its batch', async () => {
+      const n = await load();
+      await n.store.start(); // migrated
+      // A rule of the database (a trigger here) refuses readings carrying "bad".
+      if (kind.name === 'sqlite') {
+        await target.exec(`CREATE TRIGGER refuse_bad BEFORE INSERT ON tts_readings WHEN json_extract(NEW.data, '$.bad') IS NOT NULL
+          BEGIN SELECT RAISE(ABORT, 'bad readings are refused'); END`);
+      } else {
+        await target.exec(`CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.data->>'bad' IS NOT NULL THEN RAISE EXCEPTION 'bad readings are refused' USING ERRCODE = 'check_violation'; END IF;
+          RETURN NEW; END $$;
+          CREATE TRIGGER refuse_bad BEFORE INSERT ON tts_readings FOR EACH ROW EXECUTE FUNCTION refuse_bad()`);
+      }
+      const got = messages(n.out, 5);
+      const caught = messages(n.errors, 1);
+      for (let i = 0; i < 6; i++) {
+        n.writer.receive({
+          payload: i === 3 ? { bad: true } : { i },
+          tts: { type: 'uplink_message', received_at: new Date(T0 + i * 1000).toISOString(), f_cnt: i, f_port: 1, application_id: 'a', device_id: 'd', message: {} },
+        });
+      }
+      const [err] = await caught;
+      assert.match(err.error.message, /the store refused it: .*bad readings are refused/);
+      assert.deepEqual(err.payload, { bad: true });
+      const passed = await got;
+      assert.deepEqual(
+        passed.map((m) => m.payload.i).sort(),
+        [0, 1, 2, 4, 5],
+      );
+      assert.equal((await n.store.bucketStats('fixed'))?.rows, 5);
+      assert.equal(n.store.state.status, 'ready');
+    });
+
     it('writes to the node’s bucket with the uplink time, then queries rows, last N, ranges and pages', async () => {
       const n = await load({ limit: '2' });
       const written = await writeSome(n, 3);

@@ -25,9 +25,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
-/** A throwaway server that can also be stopped and started again on the same data (outage tests). */
+/** A throwaway server that can also be taken down and brought back (store outage tests). */
 export interface ThrowawayServer extends Server {
-  /** `pg_ctl stop -m fast`: open connections end with "terminating connection due to administrator command". */
+  /** Stops the server (fast shutdown: clients are disconnected), keeping its data. */
   halt(): Promise<void>;
   /** Starts it again on the same port and data. */
   resume(): Promise<void>;
@@ -94,20 +94,19 @@ export async function startThrowawayServer(options: ServerOptions = {}): Promise
     '-c max_connections=100',
     ...(options.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
   ].join(' ');
+  const start = (): Promise<void> => asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   try {
     await asServerUser('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    await asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    await start();
   } catch (err) {
     const log = path.join(dir, 'server.log');
     const tail = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '';
     fs.rmSync(dir, { recursive: true, force: true });
     throw new Error(`could not start a throwaway PostgreSQL server: ${(err as Error).message}\n${tail}`);
   }
-  const start = (): Promise<void> =>
-    asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    halt: () => asServerUser('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    halt: () => asServerUser('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']),
     resume: start,
     async stop() {
       try {

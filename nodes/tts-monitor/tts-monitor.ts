@@ -17,6 +17,7 @@ const LOG_TOPIC = 'tts-monitor/log';
 const DEVICES_TOPIC = 'tts-monitor/devices';
 /** Live updates are batched: at most one comms message per topic in this time. */
 const PUBLISH_INTERVAL_MS = 500;
+const LIVE_BATCH_MAX = 300;
 
 interface StoreInfo {
   id: string;
@@ -163,6 +164,8 @@ export = (RED: NodeAPI): void => {
   let pendingEvents: LogEvent[] = [];
   let logTimer: NodeJS.Timeout | undefined;
   eventLog.on('event', (event: LogEvent) => {
+    // The sidebar shows the newest few hundred: a burst sends only those.
+    if (pendingEvents.length >= LIVE_BATCH_MAX) pendingEvents.shift();
     pendingEvents.push(event);
     logTimer ??= setTimeout(() => {
       logTimer = undefined;

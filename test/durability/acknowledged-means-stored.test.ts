@@ -82,7 +82,11 @@ describe('acknowledged means stored: the pipeline in a real Node-RED process (is
 
   async function assertAllStoredOnce(read: () => ReturnType<typeof sqliteStoredCounts> | Promise<ReturnType<typeof sqliteStoredCounts>>, load: LoadResult): Promise<void> {
     const check = await waitForStored(read, load.acked, DRAIN_MS);
-    assert.ok(check.missing.length === 0 && check.duplicated.length === 0, `${describeCheck(check, load.acked.length)}; ${summary(load)}`);
+    const logged = red?.problems().slice(-8) ?? [];
+    assert.ok(
+      check.missing.length === 0 && check.duplicated.length === 0,
+      `${describeCheck(check, load.acked.length)}; ${summary(load)}${logged.length ? `\nNode-RED logged:\n${logged.join('\n')}` : ''}`,
+    );
   }
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {

@@ -50,6 +50,12 @@ export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
   void inbox.then(
     (box) => {
       const tracker = box.tracker;
+      // While flows stop, Node-RED drops a message sent to a node that is already stopped, and
+      // nothing says so: whatever is still moving then is kept to be fed again.
+      hooks.add(`onSend.${HOOK_SUFFIX}`, (events) => {
+        if (!tracker.stopping) return;
+        for (const e of events as unknown as HookEvent[]) tracker.hold(e.msg?._msgid);
+      });
       hooks.add(`preDeliver.${HOOK_SUFFIX}`, (e) => {
         if (e.destination?.node) tracker.delivered(e.msg?._msgid, e.destination.node);
       });

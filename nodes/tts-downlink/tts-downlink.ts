@@ -12,9 +12,7 @@ import {
   type LifecycleReport,
   type RawFormat,
 } from '../../src/downlink';
-import { profileRegistry } from '../../src/profile/profile-registry';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
-import { ttsMessageBus } from '../../src/tts/message-bus';
+import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runtime';
 import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
 import { TtsApiError } from '../../src/tts/api/errors';
 import type { TtsStoreNode } from '../tts-store/types';

@@ -1,5 +1,5 @@
 import { parseProfileConfig } from '../../src/profile/profile-settings';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { profileRegistry } from '../../src/runtime';
 import { resolveEnvReference } from '../../src/util/env-reference';
 import { onClose } from '../shared/input';
 import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';

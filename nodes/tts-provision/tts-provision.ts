@@ -2,7 +2,7 @@ import type { Node, NodeMessage } from 'node-red';
 import { type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { profileRegistry } from '../../src/runtime';
 import type { LifecycleEvent } from '../../src/registry/registry';
 import { describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';

@@ -5,14 +5,12 @@ import cors from 'cors';
 import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runtime';
 import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
 import { routeMessage, type RoutingMode } from '../../src/webhook/output-routing';
 import { normaliseWebhookPath, validateWebhookPath, webhookRoutePattern } from '../../src/webhook/webhook-path';
 import { payloadOf, topicOf } from '../../src/tts/envelope';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
-import { ttsMessageBus } from '../../src/tts/message-bus';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
 
 

@@ -11,9 +11,9 @@ import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import type { TtsBucketDef } from '../../nodes/tts-bucket/types';
 import type { TtsProvisionDef } from '../../nodes/tts-provision/types';
 import type { TtsStoreDef } from '../../nodes/tts-store/types';
-import { uid } from '../helpers/flows';
-import { createTestDatabase } from '../helpers/postgres';
-import { nodeRedHelper, type TestNode } from '../helpers/runtime';
+import { uid } from './flows';
+import { createTestDatabase } from './postgres';
+import { nodeRedHelper, type TestNode } from './runtime';
 
 export const MODULES = [profileModule, webhookModule, storeModule, provisionModule, bucketModule];
 export const TOKEN = 'farm-token-0123456789abcdef';

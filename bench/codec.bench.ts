@@ -45,7 +45,7 @@ const ROUNDS = 13;
 /** The script's decoder compiled in this realm, called the way a direct integration would. */
 function directDecoder(source: string): Decoder {
   const module = { exports: {} as Record<string, (...a: unknown[]) => unknown> };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the baseline: the codec called directly, as a plain function
   const factory = new Function('module', 'exports', 'Buffer', `${source}\n;return typeof decodeUplink === 'function' ? decodeUplink : undefined;`) as (
     m: typeof module,
     e: typeof module.exports,

@@ -142,8 +142,8 @@ export = (RED: NodeAPI): void => {
       if (!store) throw new Error(RED._('tts-bucket.errors.no-store', { error: storeNode?.configError ?? '' }));
       if (configError) throw new Error(configError);
       try {
-        if (mode === 'write') await write(msg as BucketMsg);
-        else await query(msg as BucketMsg);
+        if (mode === 'write') await write(msg);
+        else await query(msg);
       } catch (err) {
         if (!(err instanceof StoreInputError)) status.error(RED._('tts-bucket.status.failed'));
         throw new Error(describeError(err));
@@ -210,7 +210,7 @@ export = (RED: NodeAPI): void => {
           'Cache-Control': 'no-store',
         });
         const range = { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
-        await pipeline(Readable.from(exportBucket(store, bucket, format as 'csv' | 'jsonl', range)), res);
+        await pipeline(Readable.from(exportBucket(store, bucket, format, range)), res);
       })
       .catch((err: unknown) => {
         if (!res.headersSent) sendError(res, 503, 'store_unavailable', describeError(err));

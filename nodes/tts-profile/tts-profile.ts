@@ -43,7 +43,8 @@ export = (RED: NodeAPI): void => {
       sendError(res, 404, 'not_deployed', RED._('tts-profile.setup.not-deployed'));
       return;
     }
-    const baseUrl = typeof req.body?.baseUrl === 'string' ? req.body.baseUrl : '';
+    const body = (req.body ?? {}) as { baseUrl?: unknown };
+    const baseUrl = typeof body.baseUrl === 'string' ? body.baseUrl : '';
     setUpProfileWebhook(profile, baseUrl)
       .then((result) => res.json(result))
       .catch((err: unknown) => sendError(res, err));

@@ -32,7 +32,7 @@ function eventMessage(e: LifecycleEvent): NodeMessage {
     payload,
     device: e.device,
     bucket: e.device.bucket,
-  } as NodeMessage;
+  };
 }
 
 export = (RED: NodeAPI): void => {

@@ -5,6 +5,7 @@ import cors from 'cors';
 import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { describeError } from '../../src/util/errors';
 import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runtime';
 import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
@@ -72,17 +73,17 @@ export = (RED: NodeAPI): void => {
             payload: payloadOf(envelope),
             tts: envelope,
           };
-          this.send(routeMessage(routing, envelope.type, msg) as NodeMessage);
+          this.send(routeMessage(routing, envelope.type, msg));
           ttsMessageBus.publish(envelope);
           received += 1;
           status.ok(RED._('tts-webhook-in.status.received', { count: received, type: envelope.type }));
           res.status(200).json({});
         })
-        .catch((err: Error) => {
+        .catch((err: unknown) => {
           // Unexpected: never leave TTS waiting, never crash the runtime.
           if (!res.headersSent) res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
           status.error('500 internal');
-          this.error(RED._('tts-webhook-in.errors.internal', { error: err.message }));
+          this.error(RED._('tts-webhook-in.errors.internal', { error: describeError(err) }));
         });
     };
 
@@ -93,7 +94,7 @@ export = (RED: NodeAPI): void => {
     };
 
     const pattern = webhookRoutePattern(path);
-    const corsHandler: Handler = RED.settings.httpNodeCors ? (cors(RED.settings.httpNodeCors as cors.CorsOptions) as Handler) : (_q, _s, next) => next();
+    const corsHandler: Handler = RED.settings.httpNodeCors ? (cors(RED.settings.httpNodeCors) as Handler) : (_q, _s, next) => next();
     const middleware = nodeMiddleware(RED.settings.httpNodeMiddleware);
     RED.httpNode.post(pattern, corsHandler, ...middleware, handle, routeErrorHandler);
     if (RED.settings.httpNodeCors) RED.httpNode.options(pattern, corsHandler);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createCodec, resolveOptions, type DecodeResult, type UplinkInput } from '../../src/codec';
+import { createCodec, resolveOptions, type UplinkInput } from '../../src/codec';
 import { CodecSandbox } from '../../src/codec/sandbox/sandbox';
 import { analyseScriptState } from '../../src/codec/sandbox/state-analysis';
 import { fixture, hex } from './fixtures';
@@ -112,7 +112,7 @@ describe('codec engine: fresh top-level scope per message', () => {
         { bytes: [], fPort: 99 },
       ];
       const repeated = [...uplinks, ...uplinks, ...uplinks];
-      assert.deepEqual(once.decodeUplinkBatch(repeated), always.runAll('decodeUplink', repeated) as DecodeResult[]);
+      assert.deepEqual(once.decodeUplinkBatch(repeated), always.runAll('decodeUplink', repeated));
       const downlink = { data: { interval_minutes: 15, led: 'off', temperature_high: -5.5, reboot: true } };
       assert.deepEqual(once.encodeDownlink(downlink), always.runAll('encodeDownlink', [downlink])[0]);
       const bytes = { bytes: hex('FF 03 84 03 FF 2F 00 FF 06 C9 FF FF 10 FF'), fPort: 85 };

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const injectModule = require('@node-red/nodes/core/common/20-inject.js') as (RED: unknown) => void;
 import { TtsSimulator } from '../../src/sim';
 import { resetRuntime } from '../../src/runtime';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 // Node-RED's own change node: deletes msg.payload so the device's stored downlink is sent.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const changeModule = require('@node-red/nodes/core/function/15-change.js') as (RED: unknown) => void;
 import type { TtsSimulator } from '../../src/sim';
 import { resetRuntime } from '../../src/runtime';

@@ -174,8 +174,8 @@ export class NodeRedProcess {
         this.lines.emit('line', line);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => this.lines.emit('exit', code));
     await this.waitForLog(/Started flows/, 0, 30_000);
     if (this.options.flows) {

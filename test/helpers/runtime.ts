@@ -1,7 +1,7 @@
 import type { Express, RequestHandler } from 'express';
 import type { NodeAPI } from 'node-red';
 // node-red-node-test-helper ships no types; this is the part the suite uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the helper ships no types; TestHelper above types what the suite uses
 const helper = require('node-red-node-test-helper') as TestHelper;
 
 export interface TestHelper {
@@ -54,7 +54,7 @@ export function nodeRedHelper(): TestHelper {
  */
 export function capturingRed(modules: NodeModule[]): NodeModule[] {
   return modules.map((mod) => (RED: NodeAPI) => {
-    currentHttpNode = RED.httpNode as unknown as RequestHandler;
+    currentHttpNode = RED.httpNode;
     mod(RED);
   });
 }
@@ -66,7 +66,7 @@ export async function startServerWithNodeRoutes(options: { editorBodyParser?: bo
   if (options.editorBodyParser) {
     // What Node-RED 4.1 does with default settings: the editor's JSON parser (limit 5 MB) sees
     // every request before node routes.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for suites that put the editor's parser in front
     const bodyParser = require('body-parser') as typeof import('body-parser');
     beforeNodeRoutes.push(bodyParser.json({ limit: '5mb' }));
   }

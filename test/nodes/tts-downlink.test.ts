@@ -466,8 +466,7 @@ describe('tts-downlink against the TTS simulator', () => {
 
   describe('edit dialog test tool', () => {
     it('encodes through the runtime engine and reports script errors with their line', async () => {
-      const d = await deploy();
-      void d;
+      await deploy();
       const ok = await nodeRedHelper().request().post('/tts/downlink/encode').send({ codec: 'script', script: PLUGIN_SCRIPT, payload: JSON.stringify(CONFIG), fPort: '1' }).expect(200);
       assert.equal(ok.body.frm_payload, 'AQoU');
       assert.equal(ok.body.hex, '010A14');

@@ -249,7 +249,10 @@ for (const editorBodyParser of [false, true]) {
       it('non-JSON → 400', async () => {
         // With the editor's parser in front, malformed JSON never reaches the route: the parser
         // answers 400 itself. Either way the caller gets a 400 and no message is sent.
-        if (editorBodyParser) return void (await refusedByEditorParser());
+        if (editorBodyParser) {
+          await refusedByEditorParser();
+          return;
+        }
         const error = await expectRefused('{"end_device_ids": ', 400, 'invalid_json');
         assert.match(error.message, /not valid JSON/);
       });

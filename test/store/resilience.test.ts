@@ -115,7 +115,7 @@ describe('store unreachable', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tts-unreach-'));
     const store = new TtsStore(new SqliteBackend(path.join(root, 'missing', 'x.db')), { retryMin: 20, retentionInterval: 0 });
     try {
-      const started = store.start().catch((err: Error) => err);
+      const started = store.start().catch((err: unknown) => err);
       const outcome = store.write({ bucket: 'b', ts: T0, fCnt: 1, data: { i: 1 } });
       assert.deepEqual(await outcome, { queued: true });
       assert.match(String(await started), /store unavailable/);
@@ -171,7 +171,7 @@ describe('store unreachable', () => {
       const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
       const refused = results.filter((r) => r.status === 'rejected');
       assert.equal(refused.length, 10);
-      assert.ok(refused.every((r) => (r as PromiseRejectedResult).reason instanceof QueueFullError));
+      assert.ok(refused.every((r) => (r).reason instanceof QueueFullError));
       const back = waitForState(store, 'ready');
       await proxy.restore();
       await back;

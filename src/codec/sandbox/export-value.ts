@@ -160,7 +160,7 @@ function copierHelpers(registry: CopierRegistry): CopierHelpers {
   let helpers = helpersByRegistry.get(registry);
   if (!helpers) {
     helpers = {
-      copyValue: copyValue as CopierHelpers['copyValue'],
+      copyValue: copyValue,
       tooLarge: () => new PathError(TOO_LARGE),
       atKey: (err, key) => {
         if (err instanceof PathError) err.path.unshift(`.${key}`);

@@ -59,7 +59,7 @@ export function compileObjectCopier(
     };`;
   let copier: ObjectCopier;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiles the copier from a fixed template; keys enter only JSON-encoded
     const factory = new Function('K', 'S', 'RO', 'MISS', 'copyValue', 'tooLarge', 'atKey', body) as (...args: unknown[]) => ObjectCopier;
     copier = factory(keys.slice(), sites, realmObject, MISS, helpers.copyValue, helpers.tooLarge, helpers.atKey);
   } catch {

@@ -121,7 +121,7 @@ class Scope {
 
 const isNode = (v: unknown): v is EsNode => typeof v === 'object' && v !== null && typeof (v as EsNode).type === 'string';
 const kids = (node: EsNode, key: string): EsNode[] => ((node[key] as Array<EsNode | null>) ?? []).filter(isNode);
-const child = (node: EsNode, key: string): EsNode | null => (isNode(node[key]) ? (node[key] as EsNode) : null);
+const child = (node: EsNode, key: string): EsNode | null => (isNode(node[key]) ? (node[key]) : null);
 const isFunction = (n: EsNode | null): boolean => !!n && (n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration');
 
 /** Names declared by a pattern (params, declarators, catch clauses). */

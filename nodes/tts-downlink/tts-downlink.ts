@@ -8,9 +8,14 @@ import {
   DownlinkLifecycleTracker,
   DownlinkSender,
   previewEncode,
+  storeDownlinkOnly,
+  triggersDownlink,
+  type DownlinkMessage,
   type LifecycleReport,
 } from '../../src/downlink';
 import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runtime';
+import { logDownlinkOutcome, logDownlinkRefused, logDownlinkRequested } from '../../src/monitor/log-entries';
+import type { DownlinkChange } from '../../src/registry/registry';
 import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
 import { TtsApiError } from '../../src/tts/api/errors';
 import type { TtsStoreNode } from '../tts-store/types';
@@ -71,6 +76,7 @@ export = (RED: NodeAPI): void => {
         else if (r.final) status.ok(text);
         else status.working(text);
         if (report === 'all' || r.final) node.send([null, outcomeMessage(r)]);
+        logDownlinkOutcome(r, config.profile || undefined);
       },
     });
     const unsubscribe = ttsMessageBus.subscribe((envelope) => {
@@ -115,6 +121,11 @@ export = (RED: NodeAPI): void => {
 
     onInput(this, async (msg, send) => {
       if (!sender) throw new Error(RED._('tts-downlink.errors.config', { error: configError ?? '' }));
+      if ((msg as DownlinkMessage).storeOnly === true) {
+        (msg as NodeMessage & { downlink?: unknown }).downlink = await storeDownlinkOnly(msg as DownlinkMessage, storeNode?.registry, config.device);
+        send([msg as NodeMessage, null]);
+        return;
+      }
       const controller = new AbortController();
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
@@ -124,8 +135,10 @@ export = (RED: NodeAPI): void => {
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        logDownlinkRequested(result, config.profile || undefined);
         send([msg, null]);
       } catch (err) {
+        logDownlinkRefused(msg, config.profile || undefined, (err as Error).message);
         status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));
         throw err;
       } finally {
@@ -133,7 +146,24 @@ export = (RED: NodeAPI): void => {
       }
     });
 
+    // Downlink on property change: a stored `downlink` changed elsewhere is sent through this
+    // node's own input, as a message without payload (so the stored value is what goes out).
+    const registry = storeNode?.registry;
+    const onDownlinkChange = (change: DownlinkChange): void => {
+      registry!
+        .getDevice(change.id)
+        .then((device) => {
+          const rule = { configuredDevice: config.device, serves: (app: string) => !!profileRegistry.select(app, config.profile || undefined) };
+          if (!device || !triggersDownlink(change, device, rule)) return;
+          node.receive({ topic: `${device.applicationId}/${device.deviceId}/downlink_property`, device: device.id, trigger: `property-change:${change.origin}` } as NodeMessage);
+        })
+        .catch((err: unknown) => node.warn(RED._('tts-downlink.warn.property', { error: (err as Error).message })));
+    };
+    const onPropertyChange = config.onPropertyChange === true || (config.onPropertyChange as unknown) === 'true';
+    if (onPropertyChange && registry) registry.on('downlink', onDownlinkChange);
+
     onClose(this, () => {
+      registry?.off('downlink', onDownlinkChange);
       unsubscribe();
       tracker.close();
       for (const controller of inFlight) controller.abort();

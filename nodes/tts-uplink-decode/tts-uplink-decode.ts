@@ -10,6 +10,7 @@ import { runCodecTest } from '../../src/codec/test-tool';
 import { sendError } from '../shared/errors';
 import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
 import type { UplinkInput } from '../../src/codec/types';
+import { logDecodeError } from '../../src/monitor/log-entries';
 
 /** What the "last uplink received by this node" button gets. */
 interface LastUplink {
@@ -62,6 +63,7 @@ export = (RED: NodeAPI): void => {
         const copy = RED.util.cloneMessage(msg) as NodeMessage & { error?: unknown };
         copy.error = { message: reason, source: { id: node.id, type: 'tts-uplink-decode', name: config.name }, ...detail };
         send([null, copy]);
+        logDecodeError((msg as { tts?: unknown }).tts, reason, { node: node.id, kind: String(detail.kind) });
         return new Error(text);
       };
 

@@ -13,6 +13,7 @@ import { routeMessage, type RoutingMode } from '../../src/webhook/output-routing
 import { normaliseWebhookPath, validateWebhookPath, webhookRoutePattern } from '../../src/webhook/webhook-path';
 import { payloadOf, topicOf } from '../../src/tts/envelope';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
+import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
 
 
 const WARNING_INTERVAL_MS = 60_000;
@@ -54,6 +55,7 @@ export = (RED: NodeAPI): void => {
     const rejected = (res: Response, outcome: Rejected): void => {
       res.status(outcome.status).set(outcome.headers ?? {}).json({ error: { code: outcome.code, message: outcome.message } });
       status.error(`${outcome.status} ${outcome.code}`);
+      logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
         this.warn(RED._('tts-webhook-in.warn.rejected', { status: outcome.status, message: outcome.message, suppressed })),
       );
@@ -75,6 +77,7 @@ export = (RED: NodeAPI): void => {
           };
           this.send(routeMessage(routing, envelope.type, msg));
           ttsMessageBus.publish(envelope);
+          logWebhookAccepted(envelope, outcome.profile.settings.id);
           received += 1;
           status.ok(RED._('tts-webhook-in.status.received', { count: received, type: envelope.type }));
           res.status(200).json({});

@@ -21,6 +21,8 @@ export interface ProfileConfig {
   queue?: string;
   priority?: string;
   fPort?: number | string;
+  backfill?: boolean | string;
+  backfillMaxHours?: number | string;
 }
 
 /** A profile's settings, parsed and validated. */
@@ -48,7 +50,14 @@ export interface ProfileSettings {
   queue: 'push' | 'replace';
   priority: Priority;
   fPort: number;
+  /** After downtime, fetch the uplinks TTS's Storage Integration kept for the gap. */
+  backfill: boolean;
+  /** Longest gap backfilled, in hours. */
+  backfillMaxHours: number;
 }
+
+/** TTS Cloud keeps stored messages 30 days (Sandbox 24 hours): nothing older can be fetched. */
+export const BACKFILL_MAX_HOURS_LIMIT = 720;
 
 export const PROFILE_DEFAULTS = {
   autoProvision: true,
@@ -64,6 +73,8 @@ export const PROFILE_DEFAULTS = {
   queue: 'push',
   priority: 'NORMAL',
   fPort: 1,
+  backfill: false,
+  backfillMaxHours: 24,
 } as const;
 
 export { isTtsId, TTS_ID_MAX, TTS_ID_PATTERN } from '../tts/protocol';
@@ -157,6 +168,13 @@ export function parseProfileConfig(id: string, config: ProfileConfig): { setting
     else fPort = port;
   }
 
+  let backfillMaxHours: number = PROFILE_DEFAULTS.backfillMaxHours;
+  const hours = toInt(config.backfillMaxHours);
+  if (hours !== undefined) {
+    if (Number.isNaN(hours) || hours < 1 || hours > BACKFILL_MAX_HOURS_LIMIT) errors.push(`backfill maximum gap must be a whole number of hours from 1 to ${BACKFILL_MAX_HOURS_LIMIT}`);
+    else backfillMaxHours = hours;
+  }
+
   const settings: ProfileSettings = {
     id,
     name: config.name ?? '',
@@ -177,6 +195,8 @@ export function parseProfileConfig(id: string, config: ProfileConfig): { setting
     queue,
     priority,
     fPort,
+    backfill: toBool(config.backfill, PROFILE_DEFAULTS.backfill),
+    backfillMaxHours,
   };
   return { settings, errors };
 }

@@ -1,6 +1,7 @@
 // Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
 // once per test run (lazily, by the first suite that asks) and closed at the end of the run.
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
+import fs from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Download, type Page, type Response } from 'playwright-core';
 import type { NodeRedProcess } from './node-red-process';
 import { onSuiteEnd } from '../setup';
 
@@ -138,4 +139,38 @@ export async function replaceScript(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
   await typeIntoMonaco(page, text);
+}
+
+/**
+ * The next download an export starts. It opens a new tab whose response is an attachment;
+ * Chromium ends that tab and reports the download on the page that opened it, or on the tab.
+ */
+export function nextDownload(context: BrowserContext, opener: Page): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      context.off('page', onPage);
+      context.off('response', onResponse);
+      opener.off('download', done);
+    };
+    const done = (download: Download): void => {
+      stop();
+      resolve(download);
+    };
+    const onPage = (tab: Page): void => {
+      tab.once('download', done);
+    };
+    // A refused export shows its error in the tab instead: fail with it rather than time out.
+    const onResponse = (res: Response): void => {
+      if (!res.url().includes('/export') || res.status() < 400) return;
+      stop();
+      reject(new Error(`export answered ${res.status()}`));
+    };
+    context.on('page', onPage);
+    context.on('response', onResponse);
+    opener.once('download', done);
+  });
+}
+
+export async function downloadedText(download: Download): Promise<string> {
+  return fs.readFileSync(await download.path(), 'utf8');
 }

@@ -1,6 +1,9 @@
 import type { TtsErrorDetails } from '../types';
 import { TtsError, type TtsErrorInit } from '../../util/errors';
 
+/** gRPC code → HTTP status, as TTS's HTTP gateway maps them (tts-protocol.md §3.3). */
+export const GRPC_HTTP_STATUS: Readonly<Record<number, number>> = { 3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 10: 409, 13: 500, 14: 503, 16: 401 };
+
 /** Why a TTS API call failed; `http` carries TTS's status and error body. */
 export type TtsApiErrorKind = 'http' | 'timeout' | 'network' | 'aborted' | 'invalid-request';
 

@@ -45,6 +45,10 @@ export default tseslint.config(
       // String(x) / Number(x) on values that are typed narrower than what JSON and flows deliver
       // at run time are kept as guards; removing them changes nothing when the types are right.
       '@typescript-eslint/no-unnecessary-type-conversion': 'off',
+      // Casts that restate a type are harmless, and this rule's autofix removed casts here that the
+      // type checker needed; type arguments that restate the default likewise.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      '@typescript-eslint/no-unnecessary-type-arguments': 'off',
       // Generic helpers (registerNode, row mappers) take a type parameter so callers' own types
       // flow through; the rule wants them inlined.
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',

@@ -39,7 +39,8 @@ const INT8_OID = 20;
 const parseTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
     if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
-    return pgTypes.getTypeParser(oid as Parameters<typeof pgTypes.getTypeParser>[0], format) as (value: string) => unknown;
+    const byOid: (id: number, fmt?: 'text' | 'binary') => (value: string) => unknown = pgTypes.getTypeParser;
+    return byOid(oid, format);
   },
 } as PoolConfig['types'];
 

@@ -150,7 +150,7 @@ describe('monitor: sidebar admin routes', function () {
       const none = await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=temperature_1&to=1000`);
       assert.deepEqual(none.points, []);
       const bad = await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=`, 400);
-      assert.match(bad.error, /field/);
+      assert.match(bad.error.message, /field/);
       await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=temperature_1&from=yesterday`, 400);
       await get(`/tts/monitor/stores/${storeId}/buckets/missing/rows`, 400);
     });

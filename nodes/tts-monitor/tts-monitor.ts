@@ -10,7 +10,7 @@ import type { DeviceRegistry } from '../../src/registry/registry';
 import { StoreInputError, describeError } from '../../src/store/errors';
 import type { TtsStore } from '../../src/store/store';
 import type { TtsStoreNode } from '../tts-store/types';
-import { parseCount, parseTime } from '../tts-bucket/bucket-input';
+import { parseCount, parseTime } from '../../src/bucket/bucket-input';
 
 /** Comms topics the sidebar subscribes to. */
 const LOG_TOPIC = 'tts-monitor/log';
@@ -18,6 +18,7 @@ const DEVICES_TOPIC = 'tts-monitor/devices';
 import { sendError } from '../shared/errors';
 /** Live updates are batched: at most one comms message per topic in this time. */
 const PUBLISH_INTERVAL_MS = 500;
+const LIVE_BATCH_MAX = 300;
 
 interface StoreInfo {
   id: string;
@@ -164,6 +165,8 @@ export = (RED: NodeAPI): void => {
   let pendingEvents: LogEvent[] = [];
   let logTimer: NodeJS.Timeout | undefined;
   eventLog.on('event', (event: LogEvent) => {
+    // The sidebar shows the newest few hundred: a burst sends only those.
+    if (pendingEvents.length >= LIVE_BATCH_MAX) pendingEvents.shift();
     pendingEvents.push(event);
     logTimer ??= setTimeout(() => {
       logTimer = undefined;

@@ -95,6 +95,7 @@ export = (RED: NodeAPI): void => {
     const unavailable = (res: ServerResponse, err: Error): void => {
       sendJson(res, 503, { error: { code: 'inbox_unavailable', message: err.message } }, { 'Retry-After': RETRY_AFTER_SECONDS });
       status.error(`503 ${RED._('tts-webhook-in.status.inbox-unavailable')}`);
+      logWebhookRefused({ status: 503, code: 'inbox_unavailable', message: err.message }, config.profile || undefined, path);
       warn('503', err.message);
     };
 

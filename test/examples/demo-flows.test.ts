@@ -6,7 +6,7 @@ import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
 
 // What `npm start` runs: every example flow in one Node-RED, fed by the simulator through one
 // webhook per tts-webhook-in. Each uplink kind must end up decoded and stored, with no error.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the demo's plain-JS script, loaded by path as npm start loads it
 const { exampleFlows, webhookPaths } = require(join(REPO_ROOT, 'scripts', 'demo-flows.js')) as {
   exampleFlows(root: string): Array<Record<string, unknown> & { id: string; type: string }>;
   webhookPaths(flows: unknown[]): string[];

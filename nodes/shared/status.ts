@@ -30,8 +30,9 @@ export class StatusReporter {
     this.write({ fill: 'green', shape: 'dot', text }, false);
   }
 
-  error(text: StatusText): void {
-    this.write({ fill: 'red', shape: 'ring', text }, true);
+  /** Shows at once; `throttled` for a count that stays red while messages keep flowing. */
+  error(text: StatusText, throttled = false): void {
+    this.write({ fill: 'red', shape: 'ring', text }, !throttled);
   }
 
   clear(): void {

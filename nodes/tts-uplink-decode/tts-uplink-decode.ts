@@ -99,8 +99,9 @@ export = (RED: NodeAPI): void => {
       if (message.tts && typeof message.tts === 'object') message.tts.decodeWarnings = outcome.warnings;
       else message.decodeWarnings = outcome.warnings;
       decoded += 1;
-      if (failed > 0) status.error(counts());
-      else status.ok(counts());
+      // Built only when written (about once a second), not for every uplink.
+      if (failed > 0) status.error(counts, true);
+      else status.ok(counts);
       send([msg, null]);
     });
 

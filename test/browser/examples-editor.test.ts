@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
-import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, waitForTraysAtRest } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, saveScreenshot, waitForTraysAtRest } from '../helpers/browser';
 
 // Every node of every example, opened in the editor and closed with Done, stays valid; the
 // script editors flag what the codec sandbox lacks and nothing it has.
@@ -105,13 +105,21 @@ describe('every example node in a real editor', function () {
     await red?.stop();
   });
 
-  it('keeps every node of every example valid after open → Done, with no script error flagged', async () => {
+  it('keeps every node of every example valid after open → Done, with no script error flagged', async function () {
+    // About seventy dialogs, some with Monaco: minutes on a loaded machine.
+    this.timeout(900_000);
+    page.setDefaultTimeout(120_000);
+    await page.evaluate(() => (window as unknown as { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show('tts-example-tab-store'));
+    await page.waitForFunction(() => (window as unknown as { RED: { workspaces: { active(): string } } }).RED.workspaces.active() === 'tts-example-tab-store');
+    await page.locator('#red-ui-workspace-chart [id="tts-example-provision"]').waitFor({ state: 'visible' });
+    await saveScreenshot(page, 'editor');
     const checked: string[] = [];
     for (const node of flows.filter((n) => n.type !== 'tab')) {
       const config = await page.evaluate((id) => (window as unknown as { RED: Red }).RED.nodes.node(id)!._def.category === 'config', node.id);
       if (config) await openConfigDialog(page, node.type, node.id);
       else await openEditDialog(page, node.id);
       const hasScript = !config && (await page.locator('#node-input-script-editor .monaco-editor').isVisible());
+      if (node.id === 'tts-example-decode-script') await saveScreenshot(page, 'editor-decode-dialog');
       if (hasScript) {
         assert.deepEqual(await scriptDiagnostics(page, node.id), [], `${node.type} ${node.id}: script diagnostics`);
         assert.equal(await errorMarkers(page, node.id), 0, `${node.type} ${node.id}: error markers`);

@@ -1,7 +1,9 @@
 // Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
 // once per test run (lazily, by the first suite that asks) and closed at the end of the run.
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import type { NodeRedProcess } from './node-red-process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, type NodeRedProcess } from './node-red-process';
 import { onSuiteEnd } from '../setup';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -138,4 +140,17 @@ export async function replaceScript(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
   await typeIntoMonaco(page, text);
+}
+
+/**
+ * Saves a screenshot for the README. Written to docs/screenshots/ (committed) only when
+ * TTS_UPDATE_SCREENSHOTS=1, else to .tmp/screenshots/: an ordinary test run leaves the
+ * repository's files as they were.
+ */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const dir = process.env.TTS_UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
 }

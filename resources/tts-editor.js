@@ -13,11 +13,9 @@
     });
   }
 
-  /** `tts` → `/tts`, `/tts/` → `/tts`, as tts-webhook-in normalises its path at runtime. */
+  /** `tts` → `/tts`, `/tts/` → `/tts`: the runtime's rule (tts-protocol.js, loaded by the dialogs that need it). */
   function webhookPath(path) {
-    var p = String(path || '').trim();
-    if (p.charAt(0) !== '/') p = '/' + p;
-    return p.replace(/\/+$/, '') || '/';
+    return window.TtsProtocol.normaliseWebhookPath(String(path || ''));
   }
 
   /** The URL a tts-webhook-in node answers on, as seen from this browser. */
@@ -209,7 +207,15 @@
     }
   };
 
+  /** The message of a failed admin request: routes answer `{ error: { code, message } }`. */
+  function errorText(xhr) {
+    var body = xhr && xhr.responseJSON;
+    if (body && body.error && typeof body.error.message === 'string') return body.error.message;
+    return (xhr && (xhr.statusText || String(xhr.status))) || 'request failed';
+  }
+
   window.TtsEditor = {
+    errorText: errorText,
     escapeHtml: escapeHtml,
     webhookPath: webhookPath,
     webhookUrl: webhookUrl,

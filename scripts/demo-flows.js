@@ -3,6 +3,8 @@
 // (same id) kept once. Used by `npm start` and by the test that runs the demo.
 const fs = require('fs');
 const path = require('path');
+// Built by `npm run build` (start and test build first).
+const { normaliseWebhookPath } = require('../dist/src/tts/protocol');
 
 function exampleFlows(root) {
   const dir = path.join(root, 'examples');
@@ -20,9 +22,7 @@ function webhookPaths(flows) {
   const paths = new Set();
   for (const node of flows) {
     if (node.type !== 'tts-webhook-in' || node.d) continue;
-    let p = String(node.path || '/').trim();
-    if (!p.startsWith('/')) p = `/${p}`;
-    paths.add(p.replace(/\/+$/, '') || '/');
+    paths.add(normaliseWebhookPath(String(node.path || '/')));
   }
   return [...paths];
 }

@@ -1,4 +1,5 @@
 import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { doneError } from './errors';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 
@@ -12,12 +13,12 @@ export function onInput(node: Node, handler: (msg: NodeMessageInFlow, send: Send
     try {
       result = handler(msg, send);
     } catch (err) {
-      done(err as Error);
+      done(doneError(err));
       return;
     }
     Promise.resolve(result).then(
       () => done(),
-      (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+      (err: unknown) => done(doneError(err)),
     );
   });
 }

@@ -1,4 +1,4 @@
-import type { NodeAPI } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response, NextFunction, Router } from 'express';
 
 export type { NodeAPI };
@@ -13,4 +13,20 @@ export function needsPermission(RED: NodeAPI, permission: string): Handler {
 export function routerOf(app: unknown): Router & { stack: Array<{ route?: { path: unknown; methods: Record<string, boolean> } }> } | undefined {
   const candidate = app as { _router?: unknown; router?: unknown };
   return (candidate._router ?? candidate.router) as ReturnType<typeof routerOf>;
+}
+
+type RegisterOptions = NonNullable<Parameters<NodeAPI['nodes']['registerType']>[2]>;
+
+/**
+ * Registers a node type whose constructor is typed with this package's node and config
+ * interfaces. @types/node-red cannot infer its credential generic from them, so the one cast
+ * that bridges the two lives here instead of in every node file.
+ */
+export function registerNode<TNode extends Node, TDef extends NodeDef>(
+  RED: NodeAPI,
+  type: string,
+  constructor: (this: TNode, config: TDef) => void,
+  options?: RegisterOptions,
+): void {
+  RED.nodes.registerType(type, constructor as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], options);
 }

@@ -2,9 +2,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { Node, NodeMessage } from 'node-red';
-import { needsPermission, type NodeAPI } from '../shared/red-types';
+import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { sendError } from '../shared/errors';
 import { exportBucket, isExportFormat } from '../../src/store/export';
 import { readingToRow } from '../../src/store/export';
 import { toChartPoints } from '../../src/store/chart';
@@ -156,12 +157,12 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-bucket', TtsBucket as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-bucket', TtsBucket);
 
   const storeOf = (req: Request, res: Response): TtsStoreNode | undefined => {
     const node = RED.nodes.getNode(String(req.params.store)) as (TtsStoreNode & { type?: string }) | null;
     if (!node || node.type !== 'tts-store' || !node.store) {
-      res.status(404).json({ error: 'no deployed tts-store with this id' });
+      sendError(res, 404, 'not_deployed', 'no deployed tts-store with this id');
       return undefined;
     }
     return node;
@@ -173,7 +174,7 @@ export = (RED: NodeAPI): void => {
     if (!node) return;
     node.store!.listBuckets().then(
       (buckets) => res.json({ buckets }),
-      (err: unknown) => res.status(503).json({ error: describeError(err) }),
+      (err: unknown) => sendError(res, 503, 'store_unavailable', describeError(err)),
     );
   });
 
@@ -191,14 +192,14 @@ export = (RED: NodeAPI): void => {
       from = parseTime(req.query.from, 'from');
       to = parseTime(req.query.to, 'to');
     } catch (err) {
-      res.status(400).json({ error: (err as Error).message });
+      sendError(res, err);
       return;
     }
     store
       .getBucket(bucket)
       .then(async (found) => {
         if (!found) {
-          res.status(404).json({ error: `bucket "${bucket}" does not exist` });
+          sendError(res, 404, 'not_found', `bucket "${bucket}" does not exist`);
           return;
         }
         const safeName = bucket.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -212,7 +213,7 @@ export = (RED: NodeAPI): void => {
         await pipeline(Readable.from(exportBucket(store, bucket, format as 'csv' | 'jsonl', range)), res);
       })
       .catch((err: unknown) => {
-        if (!res.headersSent) res.status(503).json({ error: describeError(err) });
+        if (!res.headersSent) sendError(res, 503, 'store_unavailable', describeError(err));
         else res.destroy(); // a truncated download must not look complete
       });
   });

@@ -1,42 +1,30 @@
 import type { Node, NodeMessage } from 'node-red';
-import type { NodeAPI } from '../shared/red-types';
-import { needsPermission } from '../shared/red-types';
+import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { sendError } from '../shared/errors';
 import {
   DownlinkEncoder,
   DownlinkLifecycleTracker,
   DownlinkSender,
   previewEncode,
+  storeDownlinkOnly,
+  triggersDownlink,
   type DownlinkMessage,
   type LifecycleReport,
   type RawFormat,
 } from '../../src/downlink';
+import { logDownlinkOutcome, logDownlinkRefused, logDownlinkRequested } from '../../src/monitor/log-entries';
 import { profileRegistry } from '../../src/profile/profile-registry';
+import type { DownlinkChange } from '../../src/registry/registry';
 import { downlinkTargets } from '../../src/tts/downlink-targets';
 import { ttsMessageBus } from '../../src/tts/message-bus';
-import type { RetryPolicy } from '../../src/tts/api/retry';
+import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
 import { TtsApiError } from '../../src/tts/api/errors';
 import type { TtsStoreNode } from '../tts-store/types';
 import type { TtsDownlinkDef } from './types';
 
 const DEFAULT_OUTCOME_TIMEOUT_S = 600;
-
-function positive(value: unknown, fallback: number): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
-/** Partial retry policy from settings.js (`ttsDownlinkRetry`), numbers only. */
-function retrySetting(value: unknown): Partial<RetryPolicy> | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const out: Partial<RetryPolicy> = {};
-  for (const key of ['maxAttempts', 'baseDelayMs', 'maxDelayMs', 'maxRetryAfterMs'] as const) {
-    const n = (value as Record<string, unknown>)[key];
-    if (typeof n === 'number' && Number.isFinite(n) && n >= 0) out[key] = key === 'maxAttempts' ? Math.max(1, Math.floor(n)) : n;
-  }
-  return out;
-}
 
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
@@ -77,13 +65,12 @@ export = (RED: NodeAPI): void => {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusReporter(this);
-    const settings = RED.settings as unknown as Record<string, unknown>;
     const storeNode = config.store ? (RED.nodes.getNode(config.store) as TtsStoreNode | null) : null;
     const report = config.report === 'final' ? 'final' : 'all';
     const inFlight = new Set<AbortController>();
 
     const tracker = new DownlinkLifecycleTracker({
-      timeoutMs: positive(config.outcomeTimeout, DEFAULT_OUTCOME_TIMEOUT_S) * 1000,
+      timeoutMs: (positiveNumber(config.outcomeTimeout) ?? DEFAULT_OUTCOME_TIMEOUT_S) * 1000,
       onReport: (r) => {
         const where = `${r.downlink.deviceId}`;
         const text = RED._(`tts-downlink.status.${r.event}`, { device: where, time: seconds(r.elapsedMs) });
@@ -92,6 +79,7 @@ export = (RED: NodeAPI): void => {
         else if (r.final) status.ok(text);
         else status.working(text);
         if (report === 'all' || r.final) node.send([null, outcomeMessage(r)]);
+        logDownlinkOutcome(r, config.profile || undefined);
       },
     });
     const unsubscribe = ttsMessageBus.subscribe((envelope) => {
@@ -105,7 +93,7 @@ export = (RED: NodeAPI): void => {
         codec: config.codec ?? 'script',
         script: config.script ?? '',
         rawFormat: (config.rawFormat ?? 'auto') as RawFormat,
-        timeout: positive(config.timeout, positive(settings.ttsDownlinkEncodeTimeout, 100)),
+        timeout: scriptTimeoutOf(config.timeout, setting(RED, 'ttsDownlinkEncodeTimeout')),
         filename: `tts-downlink-${this.id}.js`,
       });
     } catch (err) {
@@ -128,14 +116,19 @@ export = (RED: NodeAPI): void => {
           tracker,
           fallbackProfileId: config.profile || undefined,
           configuredDevice: config.device,
-          requestTimeoutMs: positive(settings.ttsDownlinkRequestTimeout, 10_000),
-          retry: retrySetting(settings.ttsDownlinkRetry),
+          requestTimeoutMs: setting(RED, 'ttsDownlinkRequestTimeout'),
+          retry: setting(RED, 'ttsDownlinkRetry'),
           onRetry: (info) => status.waiting(RED._('tts-downlink.status.retry', { attempt: info.attempt + 1, reason: info.reason })),
         })
       : undefined;
 
     onInput(this, async (msg, send) => {
       if (!sender) throw new Error(RED._('tts-downlink.errors.config', { error: configError ?? '' }));
+      if ((msg as DownlinkMessage).storeOnly === true) {
+        (msg as NodeMessage & { downlink?: unknown }).downlink = await storeDownlinkOnly(msg as DownlinkMessage, storeNode?.registry, config.device);
+        send([msg as NodeMessage, null]);
+        return;
+      }
       const controller = new AbortController();
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
@@ -145,8 +138,10 @@ export = (RED: NodeAPI): void => {
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        logDownlinkRequested(result, config.profile || undefined);
         send([msg as NodeMessage, null]);
       } catch (err) {
+        logDownlinkRefused(msg, config.profile || undefined, (err as Error).message);
         status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));
         throw err;
       } finally {
@@ -154,7 +149,24 @@ export = (RED: NodeAPI): void => {
       }
     });
 
+    // Downlink on property change: a stored `downlink` changed elsewhere is sent through this
+    // node's own input, as a message without payload (so the stored value is what goes out).
+    const registry = storeNode?.registry;
+    const onDownlinkChange = (change: DownlinkChange): void => {
+      registry!
+        .getDevice(change.id)
+        .then((device) => {
+          const rule = { configuredDevice: config.device, serves: (app: string) => !!profileRegistry.select(app, config.profile || undefined) };
+          if (!device || !triggersDownlink(change, device, rule)) return;
+          node.receive({ topic: `${device.applicationId}/${device.deviceId}/downlink_property`, device: device.id, trigger: `property-change:${change.origin}` } as NodeMessage);
+        })
+        .catch((err: unknown) => node.warn(RED._('tts-downlink.warn.property', { error: (err as Error).message })));
+    };
+    const onPropertyChange = config.onPropertyChange === true || (config.onPropertyChange as unknown) === 'true';
+    if (onPropertyChange && registry) registry.on('downlink', onDownlinkChange);
+
     onClose(this, () => {
+      registry?.off('downlink', onDownlinkChange);
       unsubscribe();
       tracker.close();
       for (const controller of inFlight) controller.abort();
@@ -163,13 +175,17 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-downlink', TtsDownlink as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-downlink', TtsDownlink, {
+    settings: editorSettings('ttsDownlinkEncodeTimeout'),
+  });
 
   // The edit dialog's test tool: runs the encoder on sample data. It runs user code, hence .write.
   RED.httpAdmin.post('/tts/downlink/encode', needsPermission(RED, 'tts-downlink.write'), (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
-    const result = previewEncode(body);
+    // An empty time limit in the dialog means the setting, as it does for the deployed node.
+    const result = previewEncode({ ...body, timeout: scriptTimeoutOf(body.timeout, setting(RED, 'ttsDownlinkEncodeTimeout')) });
     // Encoder failures are an answer to show; only a malformed request is an HTTP error.
-    res.status(!result.ok && result.badRequest ? 400 : 200).json(result);
+    if (!result.ok && result.badRequest) sendError(res, 400, 'bad_request', result.error);
+    else res.json(result);
   });
 };

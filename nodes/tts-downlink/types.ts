@@ -18,6 +18,8 @@ export interface TtsDownlinkDef extends NodeDef {
   outcomeTimeout?: number | string;
   /** Second output: every lifecycle step (`all`, default) or only the final outcome (`final`). */
   report?: 'all' | 'final';
+  /** Send the device's stored `downlink` property when it changes (sidebar, admin API, flows); needs a store. */
+  onPropertyChange?: boolean;
   /** Script time limit per call, ms (text in the editor). */
   timeout?: number | string;
 }

@@ -1,7 +1,8 @@
 import type { Node, NodeMessage } from 'node-red';
-import type { NodeAPI } from '../shared/red-types';
+import { type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { logLifecycle, logProvisionProblem } from '../../src/monitor/log-entries';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import type { LifecycleEvent } from '../../src/registry/registry';
 import { describeError } from '../../src/store/errors';
@@ -61,6 +62,7 @@ export = (RED: NodeAPI): void => {
     // Offline events come from the store's sweeper; report those of applications this node serves.
     const onLifecycle = (e: LifecycleEvent): void => {
       if (!profileRegistry.select(e.device.applicationId, config.profile)) return;
+      logLifecycle([e], config.profile);
       this.send([null, eventMessage(e)]);
     };
     registry?.on('lifecycle', onLifecycle);
@@ -78,6 +80,7 @@ export = (RED: NodeAPI): void => {
         result = await registry.process(envelope, profile.settings);
       } catch (err) {
         status.error(RED._('tts-provision.status.failed'));
+        logProvisionProblem(envelope, config.profile, 'failed', describeError(err));
         throw new Error(RED._('tts-provision.errors.store', { error: describeError(err) }));
       }
       const out = msg as NodeMessage & { device?: unknown; bucket?: string };
@@ -88,8 +91,12 @@ export = (RED: NodeAPI): void => {
       } else {
         delete out.device;
         delete out.bucket;
-        if (result.skipped === 'auto-provision-off') unknown += 1;
+        if (result.skipped === 'auto-provision-off') {
+          unknown += 1;
+          logProvisionProblem(envelope, config.profile, 'skipped', 'unknown device and auto provision is off in the profile');
+        }
       }
+      if (result.events.length > 0) logLifecycle(result.events, config.profile);
       status.ok(counts());
       send([out, result.events.length > 0 ? result.events.map(eventMessage) : null]);
     });
@@ -101,5 +108,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-provision', TtsProvision as unknown as Parameters<NodeAPI['nodes']['registerType']>[1]);
+  registerNode(RED, 'tts-provision', TtsProvision);
 };

@@ -1,22 +1,16 @@
-import type { NodeAPI } from '../shared/red-types';
+import { type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { createStore, type StoreConfig } from '../../src/store';
 import { describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';
 import { DeviceRegistry } from '../../src/registry/registry';
 import { resolveEnvReference } from '../../src/util/env-reference';
+import { setting } from '../shared/settings';
 import type { TtsStoreDef, TtsStoreNode } from './types';
-
-/** A positive number of ms from a runtime setting, else the default. */
-function msSetting(value: unknown, fallback: number): number {
-  const n = Number(value);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
 
 export = (RED: NodeAPI): void => {
   function TtsStoreConfig(this: TtsStoreNode, config: TtsStoreDef): void {
     RED.nodes.createNode(this, config);
-    const settings = RED.settings as unknown as Record<string, unknown>;
     let storeConfig: StoreConfig;
     if (config.backend === 'postgres') {
       const lookup = (name: string): unknown => RED.util.getSetting(this, name);
@@ -26,8 +20,8 @@ export = (RED: NodeAPI): void => {
     }
     try {
       this.store = createStore(storeConfig, {
-        maxQueue: msSetting(settings.ttsStoreQueueLimit, 10_000),
-        retentionInterval: msSetting(settings.ttsRetentionInterval, 60_000),
+        maxQueue: setting(RED, 'ttsStoreQueueLimit'),
+        retentionInterval: setting(RED, 'ttsRetentionInterval'),
       });
     } catch (err) {
       this.configError = describeError(err);
@@ -35,7 +29,7 @@ export = (RED: NodeAPI): void => {
       return;
     }
     const store = this.store;
-    const registry = new DeviceRegistry(store, { sweepInterval: msSetting(settings.ttsSweepInterval, 30_000) });
+    const registry = new DeviceRegistry(store, { sweepInterval: setting(RED, 'ttsSweepInterval') });
     this.registry = registry;
 
     let wasReady = false;
@@ -65,7 +59,7 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-store', TtsStoreConfig as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
+  registerNode(RED, 'tts-store', TtsStoreConfig, {
     credentials: {
       connection: { type: 'password' },
     },

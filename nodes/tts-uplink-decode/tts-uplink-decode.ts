@@ -1,14 +1,16 @@
 import type { Node, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Request, Response } from 'express';
 import type { TtsUplinkDecodeDef } from './types';
-import { needsPermission, type NodeAPI } from '../shared/red-types';
+import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
-import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from '../../src/codec/create-codec';
+import { editorSettings, scriptTimeoutOf, setting } from '../shared/settings';
 import { PayloadInputError } from '../../src/codec/payload-input';
-import { CodecTestRequestError, runCodecTest } from '../../src/codec/test-tool';
+import { runCodecTest } from '../../src/codec/test-tool';
+import { sendError } from '../shared/errors';
 import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
 import type { UplinkInput } from '../../src/codec/types';
+import { logDecodeError } from '../../src/monitor/log-entries';
 
 /** What the "last uplink received by this node" button gets. */
 interface LastUplink {
@@ -19,15 +21,6 @@ interface LastUplink {
   message?: unknown;
 }
 
-/** Node setting → RED.settings.ttsUplinkDecodeTimeout → 100 ms (TTS's own limit). */
-function resolveTimeout(configured: unknown, setting: unknown): number {
-  for (const candidate of [configured, setting]) {
-    if (candidate === undefined || candidate === null || candidate === '') continue;
-    const n = Number(candidate);
-    if (Number.isFinite(n) && n >= 1 && n <= MAX_TIMEOUT_MS) return n;
-  }
-  return DEFAULT_TIMEOUT_MS;
-}
 
 function describeLine(line: number | undefined): string {
   return line === undefined ? '' : ` @${line}`;
@@ -35,14 +28,15 @@ function describeLine(line: number | undefined): string {
 
 export = (RED: NodeAPI): void => {
   const lastUplinks = new Map<string, LastUplink>();
-  const settingTimeout = (): unknown => (RED.settings as unknown as Record<string, unknown>).ttsUplinkDecodeTimeout;
+  // Node setting → settings.js ttsUplinkDecodeTimeout → 100 ms (TTS's own limit).
+  const settingTimeout = (): number => setting(RED, 'ttsUplinkDecodeTimeout');
 
   function TtsUplinkDecode(this: Node, config: TtsUplinkDecodeDef): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const status = new StatusReporter(node);
     const mode = isDecoderMode(config.codec) ? config.codec : 'auto';
-    const timeout = resolveTimeout(config.timeout, settingTimeout());
+    const timeout = scriptTimeoutOf(config.timeout, settingTimeout());
     const decoder = new UplinkDecoder({
       mode,
       script: typeof config.script === 'string' ? config.script : '',
@@ -69,6 +63,7 @@ export = (RED: NodeAPI): void => {
         const copy = RED.util.cloneMessage(msg) as NodeMessage & { error?: unknown };
         copy.error = { message: reason, source: { id: node.id, type: 'tts-uplink-decode', name: config.name }, ...detail };
         send([null, copy]);
+        logDecodeError((msg as { tts?: unknown }).tts, reason, { node: node.id, kind: String(detail.kind) });
         return new Error(text);
       };
 
@@ -114,25 +109,24 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-uplink-decode', TtsUplinkDecode as unknown as Parameters<NodeAPI['nodes']['registerType']>[1], {
-    settings: { ttsUplinkDecodeTimeout: { value: DEFAULT_TIMEOUT_MS, exportable: true } },
+  registerNode(RED, 'tts-uplink-decode', TtsUplinkDecode, {
+    settings: editorSettings('ttsUplinkDecodeTimeout'),
   });
 
   // The edit dialog's test tool: runs the dialog's current script through the same engine.
   // It runs user code, so it needs write permission.
   RED.httpAdmin.post('/tts/codec/test', needsPermission(RED, 'tts-uplink-decode.write'), (req: Request, res: Response) => {
     try {
-      res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, resolveTimeout(undefined, settingTimeout())));
+      res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, settingTimeout()));
     } catch (err) {
-      if (err instanceof CodecTestRequestError) res.status(400).json({ error: err.message });
-      else res.status(500).json({ error: (err as Error).message });
+      sendError(res, err);
     }
   });
 
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {
     const last = lastUplinks.get(String(req.params.id));
     if (!last) {
-      res.status(404).json({ error: RED._('tts-uplink-decode.test.no-uplink') });
+      sendError(res, 404, 'no_uplink', RED._('tts-uplink-decode.test.no-uplink'));
       return;
     }
     res.json(last);

@@ -2,7 +2,7 @@ import type { Node, NodeMessage } from 'node-red';
 import type { TtsWebhookInDef } from './types';
 import type { Request, Response } from 'express';
 import cors from 'cors';
-import { routerOf, type Handler, type NodeAPI } from '../shared/red-types';
+import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { profileRegistry } from '../../src/profile/profile-registry';
@@ -14,6 +14,7 @@ import { payloadOf, topicOf } from '../../src/tts/envelope';
 import { downlinkTargets } from '../../src/tts/downlink-targets';
 import { ttsMessageBus } from '../../src/tts/message-bus';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
+import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
 
 
 const WARNING_INTERVAL_MS = 60_000;
@@ -55,6 +56,7 @@ export = (RED: NodeAPI): void => {
     const rejected = (res: Response, outcome: Rejected): void => {
       res.status(outcome.status).set(outcome.headers ?? {}).json({ error: { code: outcome.code, message: outcome.message } });
       status.error(`${outcome.status} ${outcome.code}`);
+      logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
         this.warn(RED._('tts-webhook-in.warn.rejected', { status: outcome.status, message: outcome.message, suppressed })),
       );
@@ -76,6 +78,7 @@ export = (RED: NodeAPI): void => {
           };
           this.send(routeMessage(routing, envelope.type, msg) as NodeMessage);
           ttsMessageBus.publish(envelope);
+          logWebhookAccepted(envelope, outcome.profile.settings.id);
           received += 1;
           status.ok(RED._('tts-webhook-in.status.received', { count: received, type: envelope.type }));
           res.status(200).json({});
@@ -112,5 +115,5 @@ export = (RED: NodeAPI): void => {
     });
   }
 
-  RED.nodes.registerType('tts-webhook-in', TtsWebhookIn);
+  registerNode(RED, 'tts-webhook-in', TtsWebhookIn);
 };

@@ -3,10 +3,12 @@
 // (barometric pressure signed), any unknown type or truncated value fails the whole frame, a
 // repeated channel+type overwrites. Downlinks use the `value_<channel>` form: [channel][int16 BE of
 // trunc(value × 100)], decoded until the end or a 0xFF channel byte.
+import { TtsError } from '../util/errors';
 
-export class CayenneLppError extends Error {
+
+export class CayenneLppError extends TtsError {
   constructor(message: string) {
-    super(message);
+    super(message, { code: 'cayenne_lpp', httpStatus: 422, statusKey: 'invalid' });
     this.name = 'CayenneLppError';
   }
 }

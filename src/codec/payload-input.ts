@@ -1,9 +1,11 @@
 // Turns what users hand the engine (a TTS envelope, a Buffer, base64 or hex text, a byte array)
 // into bytes, with a clear error for anything else.
+import { INVALID_INPUT, TtsError } from '../util/errors';
 
-export class PayloadInputError extends Error {
+
+export class PayloadInputError extends TtsError {
   constructor(message: string) {
-    super(message);
+    super(message, INVALID_INPUT);
     this.name = 'PayloadInputError';
   }
 }

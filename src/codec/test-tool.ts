@@ -5,6 +5,7 @@ import { cayenneLppCodec, CodecLoadError, createCodec, MAX_TIMEOUT_MS, passthrou
 import { bytesFromText, PayloadInputError, type PayloadFormat } from './payload-input';
 import { isDecoderMode } from './uplink-decoder';
 import type { Codec, CodecError, DecodeResult, EncodeResult, UplinkInput } from './types';
+import { TtsError } from '../util/errors';
 
 export const MAX_TEST_SCRIPT_CHARS = 256 * 1024;
 
@@ -40,7 +41,11 @@ export interface CodecTestResponse {
 }
 
 /** A request the tool refuses to run (answered with HTTP 400). */
-export class CodecTestRequestError extends Error {}
+export class CodecTestRequestError extends TtsError {
+  constructor(message: string) {
+    super(message, { code: 'bad_request', httpStatus: 400, statusKey: 'invalid' });
+  }
+}
 
 function fail(error: CodecError): CodecTestResponse {
   return { ok: false, warnings: [], errors: [error.message], error, logs: [] };

@@ -1,4 +1,4 @@
-import { isTtsId } from '../profile/profile-settings';
+import { isTtsId } from '../tts/protocol';
 import type { DeviceRecord } from '../store/types';
 import { DownlinkInputError } from './errors';
 

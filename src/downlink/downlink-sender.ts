@@ -1,4 +1,5 @@
 import type { ActiveProfile } from '../profile/profile-registry';
+import type { DownlinkOrigin } from '../registry/registry';
 import type { DeviceRecord } from '../store/types';
 import type { DownlinkItem, QueueOperation } from '../tts/api/api-types';
 import { TtsApiClient } from '../tts/api/client';
@@ -16,13 +17,16 @@ import { resolveSettings } from './settings';
 
 /** The registry calls the sender uses: lookup, and the stored `downlink` property. */
 export interface DownlinkRegistry extends DeviceLookup {
-  setDownlink(id: string, value: unknown): Promise<boolean>;
+  /** `origin` 'downlink': the value is being sent, so it must not trigger a downlink on property change. */
+  setDownlink(id: string, value: unknown, origin?: DownlinkOrigin): Promise<boolean>;
 }
 
 /** The message properties the downlink node reads. */
 export interface DownlinkMessage {
   _msgid?: string;
   payload?: unknown;
+  /** Only save payload as the device's `downlink` property (see storeDownlinkOnly). */
+  storeOnly?: unknown;
   device?: unknown;
   tts?: unknown;
   fPort?: unknown;
@@ -137,7 +141,7 @@ export class DownlinkSender {
     let storeError = fromMessage ? target.lookupError : undefined;
     if (fromMessage && record && o.registry) {
       try {
-        stored = await o.registry.setDownlink(record.id, msg.payload);
+        stored = await o.registry.setDownlink(record.id, msg.payload, 'downlink');
       } catch (err) {
         storeError = (err as Error).message;
       }

@@ -9,3 +9,4 @@ export * from './lifecycle-tracker';
 export * from './raw-payload';
 export * from './settings';
 export * from './encode-preview';
+export * from './property-change';

@@ -1,4 +1,5 @@
 import { PRIORITIES, type Priority } from '../tts/types';
+import { isTtsId } from '../tts/protocol';
 
 /** What flows.json stores for a tts-profile (strings where the editor saves text inputs). */
 export interface ProfileConfig {
@@ -20,6 +21,8 @@ export interface ProfileConfig {
   queue?: string;
   priority?: string;
   fPort?: number | string;
+  backfill?: boolean | string;
+  backfillMaxHours?: number | string;
 }
 
 /** A profile's settings, parsed and validated. */
@@ -47,7 +50,14 @@ export interface ProfileSettings {
   queue: 'push' | 'replace';
   priority: Priority;
   fPort: number;
+  /** After downtime, fetch the uplinks TTS's Storage Integration kept for the gap. */
+  backfill: boolean;
+  /** Longest gap backfilled, in hours. */
+  backfillMaxHours: number;
 }
+
+/** TTS Cloud keeps stored messages 30 days (Sandbox 24 hours): nothing older can be fetched. */
+export const BACKFILL_MAX_HOURS_LIMIT = 720;
 
 export const PROFILE_DEFAULTS = {
   autoProvision: true,
@@ -63,15 +73,11 @@ export const PROFILE_DEFAULTS = {
   queue: 'push',
   priority: 'NORMAL',
   fPort: 1,
+  backfill: false,
+  backfillMaxHours: 24,
 } as const;
 
-// Same pattern as TTS uses for application, device and webhook IDs.
-export const TTS_ID_PATTERN = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/;
-export const TTS_ID_MAX = 36;
-
-export function isTtsId(value: string): boolean {
-  return value.length <= TTS_ID_MAX && TTS_ID_PATTERN.test(value);
-}
+export { isTtsId, TTS_ID_MAX, TTS_ID_PATTERN } from '../tts/protocol';
 
 /** Accepts `eu1.cloud.thethings.network`, `https://host[:port][/]`, returns `https://host[:port]`. */
 export function normaliseServerUrl(input: string): { url: string } | { error: string } {
@@ -162,6 +168,13 @@ export function parseProfileConfig(id: string, config: ProfileConfig): { setting
     else fPort = port;
   }
 
+  let backfillMaxHours: number = PROFILE_DEFAULTS.backfillMaxHours;
+  const hours = toInt(config.backfillMaxHours);
+  if (hours !== undefined) {
+    if (Number.isNaN(hours) || hours < 1 || hours > BACKFILL_MAX_HOURS_LIMIT) errors.push(`backfill maximum gap must be a whole number of hours from 1 to ${BACKFILL_MAX_HOURS_LIMIT}`);
+    else backfillMaxHours = hours;
+  }
+
   const settings: ProfileSettings = {
     id,
     name: config.name ?? '',
@@ -182,6 +195,8 @@ export function parseProfileConfig(id: string, config: ProfileConfig): { setting
     queue,
     priority,
     fPort,
+    backfill: toBool(config.backfill, PROFILE_DEFAULTS.backfill),
+    backfillMaxHours,
   };
   return { settings, errors };
 }

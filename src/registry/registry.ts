@@ -27,6 +27,16 @@ export interface ProvisionResult {
   events: LifecycleEvent[];
 }
 
+/** Who changed a device's `downlink` property: `downlink` = a tts-downlink node storing what it sends. */
+export type DownlinkOrigin = 'downlink' | 'flow' | 'admin';
+
+/** Emitted as `downlink` after a device's stored `downlink` property changed. */
+export interface DownlinkChange {
+  id: string;
+  value: unknown;
+  origin: DownlinkOrigin;
+}
+
 export interface RegistryOptions {
   /** How often the offline sweep runs, ms (default 30,000). */
   sweepInterval?: number;
@@ -47,7 +57,9 @@ function timeOf(envelope: TtsEnvelope, now: number): number {
  * device properties other nodes need (the downlink node reads devices and their `downlink`).
  *
  * Emits `lifecycle` (LifecycleEvent) for offline transitions found by the sweeper; the events a
- * message causes (created, location, online) are returned by `process` to its caller.
+ * message causes (created, location, online) are returned by `process` to its caller. Emits
+ * `device` (DeviceRecord) after a message updated a device, and `downlink` (DownlinkChange) after
+ * its `downlink` property changed (for the editor's sidebar and downlinks on property change).
  */
 export class DeviceRegistry extends EventEmitter {
   private readonly sweepInterval: number;
@@ -89,8 +101,10 @@ export class DeviceRegistry extends EventEmitter {
   }
 
   /** Replaces the device's `downlink` property; false when there is no such device. */
-  setDownlink(id: string, value: unknown): Promise<boolean> {
-    return this.store.setDownlink(id, value);
+  async setDownlink(id: string, value: unknown, origin: DownlinkOrigin = 'flow'): Promise<boolean> {
+    const changed = await this.store.setDownlink(id, value);
+    if (changed) this.emit('downlink', { id, value, origin } satisfies DownlinkChange);
+    return changed;
   }
 
   // ---- provisioning ---------------------------------------------------------------------
@@ -122,7 +136,10 @@ export class DeviceRegistry extends EventEmitter {
       created = result.created;
       if (created) events.push({ event: 'created', device, at });
     }
-    if (!SIGHTING_TYPES.has(envelope.type)) return { device, created, events };
+    if (!SIGHTING_TYPES.has(envelope.type)) {
+      if (created) this.emit('device', device);
+      return { device, created, events };
+    }
 
     const sighting: DeviceSighting = { at };
     if (envelope.type === 'uplink_message') {
@@ -142,6 +159,7 @@ export class DeviceRegistry extends EventEmitter {
     if (seen.locationChanged && seen.device.location) {
       events.push({ event: 'location', device: seen.device, at, location: seen.device.location });
     }
+    this.emit('device', seen.device);
     return { device: seen.device, created, events };
   }
 
@@ -183,5 +201,7 @@ export class DeviceRegistry extends EventEmitter {
     this.stopSweeper();
     if (this.sweeping) await this.sweeping.catch(() => []);
     this.removeAllListeners('lifecycle');
+    this.removeAllListeners('device');
+    this.removeAllListeners('downlink');
   }
 }

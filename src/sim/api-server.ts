@@ -15,6 +15,8 @@ export interface ApiAnswer {
   status?: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** A server-streaming answer (grpc-gateway style): one `{"result": …}` line per item. */
+  results?: unknown[];
 }
 
 export type ApiHandler = (req: ApiRequest) => ApiAnswer | Promise<ApiAnswer>;
@@ -76,4 +78,27 @@ export function matchRoute(routes: readonly Route[], method: string, path: strin
     if (m) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
   }
   return undefined;
+}
+
+/**
+ * Writes a streamed answer as TTS's HTTP gateway does for server-streaming calls: chunked, one
+ * `{"result": …}` JSON object per line. With `cutAfter` the connection is dropped after that
+ * many lines (a fault). Resolves true when everything was written.
+ */
+export async function sendStream(res: ServerResponse, results: readonly unknown[], cutAfter?: number): Promise<boolean> {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  const count = cutAfter === undefined ? results.length : Math.min(cutAfter, results.length);
+  for (let i = 0; i < count; i++) {
+    if (res.destroyed) return false;
+    // Waiting for each write to be handed to the socket gives backpressure, and lets a cut
+    // happen after the lines really left.
+    await new Promise<void>((resolve) => res.write(`${JSON.stringify({ result: results[i] })}\n`, () => resolve()));
+  }
+  if (cutAfter !== undefined && cutAfter <= results.length) {
+    // Cut before the stream ended properly (no final chunk): the client sees an aborted body.
+    res.socket?.destroy();
+    return false;
+  }
+  res.end();
+  return true;
 }

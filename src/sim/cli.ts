@@ -29,6 +29,10 @@ Usage: tts-sim [options]
   --host HOST           loopback address to listen on (default 127.0.0.1)
   --api-key KEY         admin API key for the application (default: generated and printed)
   --downlink-key KEY    the webhook's downlink API key (default: generated)
+  --storage-integration activate TTS's Storage Integration for the application: every uplink
+                        is kept (delivered or not) and served by
+                        GET /api/v3/as/applications/APP/packages/storage/uplink_message
+  --storage-limit N     messages the Storage Integration keeps (default 10000)
   --outcome O           downlink outcome: ack | nack | nacks:N | failed | sent-only | queued-only
   --sent-delay MS       queued → sent delay (default 1000)
   --answer-delay MS     sent → ack/nack delay (default 1000)
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
       downlinkOutcome: outcome,
       timing: { sentDelayMs: int(values['sent-delay'], '--sent-delay', 1000), answerDelayMs: int(values['answer-delay'], '--answer-delay', 1000) },
       webhook: webhookUrls.length > 0 ? { url: webhookUrls[0], token: values.token, headers, webhookId: webhookIdFor(0) } : undefined,
+      storageIntegration: values['storage-integration'] ? { limit: int(values['storage-limit'], '--storage-limit', 10_000, 1) } : undefined,
     });
   } catch (err) {
     fail((err as Error).message);
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
       `  application:   ${sim.applicationId}`,
       `  devices:       ${sim.deviceIds().join(', ')}`,
       `  profile server URL: ${url}`,
+      `  storage integration: ${values['storage-integration'] ? 'activated' : 'not activated (--storage-integration)'}`,
       values['api-key'] ? '  admin API key: (as given)' : `  admin API key: ${sim.apiKey}`,
       ...(webhookUrls.length > 0
         ? webhookUrls.map((hook, i) => `  posting webhooks to ${hook} (webhook ID ${webhookIdFor(i)}${values.token ? ', with bearer token' : ''})`)
@@ -181,6 +187,8 @@ function parseOptions() {
       'api-key': { type: 'string' },
       'downlink-key': { type: 'string' },
       outcome: { type: 'string' },
+      'storage-integration': { type: 'boolean' },
+      'storage-limit': { type: 'string' },
       'sent-delay': { type: 'string' },
       'answer-delay': { type: 'string' },
       quiet: { type: 'boolean' },

@@ -5,7 +5,7 @@ import type { ApplicationWebhook, SetApplicationWebhookRequest } from '../tts/ap
 import type { ApplicationDownlink, ApplicationUp, MessageType } from '../tts/types';
 import { MESSAGE_TYPES } from '../tts/types';
 import { APPLICATION_RIGHTS, ApiKeyStore, type StoredApiKey } from './api-keys';
-import { matchRoute, parseJsonBody, readBody, sendError, sendJson, type ApiAnswer, type ApiRequest, type Route } from './api-server';
+import { matchRoute, parseJsonBody, readBody, sendError, sendJson, sendStream, type ApiAnswer, type ApiRequest, type Route } from './api-server';
 import { createDevice, defaultDeviceSpecs, startSession, type SimDevice, type SimDeviceSpec } from './devices';
 import { DownlinkEngine, type DownlinkFormatter, type DownlinkTiming } from './downlink-engine';
 import type { DownlinkOutcome } from './downlink-outcome';
@@ -15,6 +15,7 @@ import { buildJoinAccept, buildLocationSolved, buildUplink } from './messages';
 import { errors, SimApiError } from './tts-errors';
 import { WebhookStore, enabledTypes, maskWebhook } from './webhook-store';
 import { postWebhook, type WebhookPostResult } from './webhook-sender';
+import { UplinkStorage } from './uplink-storage';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const LOG_LIMIT = 1000;
@@ -63,6 +64,11 @@ export interface SimulatorOptions {
   rateLimit?: { limit: number; windowSeconds: number };
   /** Timeout of webhook requests (TTS default 5 s). */
   webhookTimeoutMs?: number;
+  /**
+   * Activates the Storage Integration for the application: every upstream message is kept (the
+   * last `limit`, default 10 000), delivered or not, and served by the storage API.
+   */
+  storageIntegration?: boolean | { limit?: number };
 }
 
 /** An accepted push/replace request, as recorded for inspection. */
@@ -95,7 +101,9 @@ export type SimFault =
   /** Hold the request this long, then drop the connection without processing it. */
   | { hangMs: number }
   /** Drop the connection at once. */
-  | { reset: true };
+  | { reset: true }
+  /** Answer a streamed request normally, but drop the connection after this many results. */
+  | { cutAfter: number };
 
 export interface SimulatorEvents {
   webhook: [WebhookPostResult];
@@ -113,6 +121,8 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
   readonly apiKey: string;
   readonly webhooks = new WebhookStore();
   readonly apiKeys = new ApiKeyStore();
+  /** The Storage Integration's stored messages (see setStorageIntegration). */
+  readonly storage = new UplinkStorage();
   /** Accepted downlink requests, oldest first. */
   readonly receivedDownlinks: ReceivedDownlinkRequest[] = [];
   /** Recent webhook posts (last 1000). */
@@ -157,6 +167,8 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
       options.downlinkFormatter,
     );
     this.routes = this.buildRoutes();
+    const storage = options.storageIntegration;
+    if (storage) this.setStorageIntegration(true, typeof storage === 'object' ? storage.limit : undefined);
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -256,6 +268,11 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     return this.webhooks.set(this.applicationId, request);
   }
 
+  /** Activates or deactivates TTS's Storage Integration for the application (Console: Integrations › Storage Integration). */
+  setStorageIntegration(enabled: boolean, limit?: number): void {
+    this.storage.configure(this.applicationId, enabled, limit);
+  }
+
   // ---- traffic ---------------------------------------------------------------------------
 
   /** Posts the next uplink of a device (and location_solved when TTS would); resolves when delivered. */
@@ -352,6 +369,8 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
   private deliver(up: ApplicationUp, deviceId: string): Promise<WebhookPostResult[]> {
     const type = MESSAGE_TYPES.find((t) => up[t] !== undefined);
     if (!type) return Promise.resolve([]);
+    // TTS stores what the application server handled, whether or not a webhook got it.
+    this.storage.record(up);
     const previous = this.chains.get(deviceId) ?? Promise.resolve();
     const run = previous.then(async () => {
       const results: WebhookPostResult[] = [];
@@ -398,13 +417,23 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     try {
       if (!match) throw errors.routeNotFound(url.pathname);
       const faultIndex = this.faults.findIndex((f) => f.scope === 'all' || match.route.kind === 'downlink');
+      let cutAfter: number | undefined;
       if (faultIndex >= 0) {
         const [{ fault }] = this.faults.splice(faultIndex, 1);
-        await this.applyFault(fault, req, res, record);
-        return;
+        if ('cutAfter' in fault) {
+          cutAfter = fault.cutAfter;
+        } else {
+          await this.applyFault(fault, req, res, record);
+          return;
+        }
       }
       const body = parseJsonBody(await readBody(req));
       const answer = await match.route.handler({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body, params: match.params });
+      if (answer.results) {
+        const complete = await sendStream(res, answer.results, cutAfter);
+        record(complete ? 200 : 0, complete ? undefined : 'fault: cut');
+        return;
+      }
       sendJson(res, answer.status ?? 200, answer.body, answer.headers);
       record(answer.status ?? 200);
     } catch (err) {
@@ -413,7 +442,7 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     }
   }
 
-  private async applyFault(fault: SimFault, req: IncomingMessage, res: ServerResponse, record: (status: number, error?: string) => void): Promise<void> {
+  private async applyFault(fault: Exclude<SimFault, { cutAfter: number }>, req: IncomingMessage, res: ServerResponse, record: (status: number, error?: string) => void): Promise<void> {
     req.resume();
     if ('reset' in fault) {
       req.socket.destroy();
@@ -497,6 +526,10 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
         return { body: {} };
       }),
       r('POST', `/applications/${seg}/api-keys`, 'management', (req) => this.createApiKey(req)),
+      r('GET', `/as/applications/${seg}/packages/storage/?([^/]*)`, 'management', (req) => this.storedUp(req, req.params[0], undefined, req.params[1])),
+      r('GET', `/as/applications/${seg}/devices/${seg}/packages/storage/?([^/]*)`, 'management', (req) =>
+        this.storedUp(req, req.params[0], req.params[1], req.params[2]),
+      ),
     ];
   }
 
@@ -531,6 +564,25 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     this.log(`← ${operation} ${deviceId}: ${downlinks.length} downlink(s)`);
     this.emit('downlink-request', received);
     return { status: 200 };
+  }
+
+  /** GetStoredApplicationUp: one `{"result": ApplicationUp}` line per stored message. */
+  private storedUp(req: ApiRequest, applicationId: string, deviceId: string | undefined, type: string): ApiAnswer {
+    this.authorize(req, applicationId, ['RIGHT_APPLICATION_TRAFFIC_READ']);
+    const q = req.query;
+    const one = (name: string): string | undefined => q.get(name) ?? undefined;
+    const results = this.storage.query(applicationId, {
+      type,
+      deviceId,
+      after: one('after'),
+      before: one('before'),
+      last: one('last'),
+      limit: one('limit'),
+      order: one('order'),
+      fPort: one('f_port'),
+      fieldMask: fieldMaskFrom(q),
+    });
+    return { results };
   }
 
   private checkRateLimit(): void {

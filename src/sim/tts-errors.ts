@@ -1,4 +1,5 @@
 import type { TtsErrorDetails } from '../tts/types';
+import { GRPC_HTTP_STATUS } from '../tts/api/errors';
 import { errorCorrelationId } from './ids';
 
 /** An error the simulated API answers with: HTTP status + TTS's google.rpc.Status body. */
@@ -12,8 +13,6 @@ export class SimApiError extends Error {
   }
 }
 
-// gRPC code → HTTP status, as TTS's gateway maps them (tts-protocol.md §3.3).
-const GRPC_HTTP: Record<number, number> = { 3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 10: 409, 13: 500, 14: 503, 16: 401 };
 
 /**
  * Builds an error the way TTS formats them: message `error:<namespace>:<name> (<text>)`, where
@@ -30,7 +29,7 @@ export function ttsError(code: number, namespace: string, name: string, messageF
     code,
   };
   if (attributes && Object.keys(attributes).length > 0) detail.attributes = attributes;
-  return new SimApiError(GRPC_HTTP[code] ?? 500, { code, message: `error:${namespace}:${name} (${text})`, details: [detail] });
+  return new SimApiError(GRPC_HTTP_STATUS[code] ?? 500, { code, message: `error:${namespace}:${name} (${text})`, details: [detail] });
 }
 
 /** The ErrorDetails object a downlink_failed message carries. */

@@ -1,31 +1,30 @@
+import { INVALID_INPUT, TtsError, UNAVAILABLE } from '../util/errors';
+
 /** The store cannot be reached (PostgreSQL down, SQLite file not openable). */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends TtsError {
   constructor(reason: string) {
-    super(`store unavailable: ${reason}`);
+    super(`store unavailable: ${reason}`, UNAVAILABLE('store_unavailable'));
     this.name = 'StoreUnavailableError';
   }
 }
 
 /** The bounded queue of readings waiting for the store is full: the reading was not accepted. */
-export class QueueFullError extends Error {
+export class QueueFullError extends TtsError {
   constructor(limit: number, reason: string | undefined) {
     super(
       `store write queue is full (${limit} readings waiting)${reason ? `; store unavailable: ${reason}` : ''}: reading not stored`,
+      UNAVAILABLE('queue_full'),
     );
     this.name = 'QueueFullError';
   }
 }
 
 /** Input the store refuses (bad bucket id, non-object payload, bad time range…). */
-export class StoreInputError extends Error {
+export class StoreInputError extends TtsError {
   constructor(message: string) {
-    super(message);
+    super(message, INVALID_INPUT);
     this.name = 'StoreInputError';
   }
 }
 
-/** Error text safe for status and logs: connection strings never appear in it. */
-export function describeError(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/postgres(?:ql)?:\/\/[^\s"']+/gi, 'postgres://…');
-}
+export { describeError } from '../util/errors';

@@ -1,17 +1,18 @@
 import type { TtsEnvelope } from './envelope-types';
 import { MESSAGE_TYPES, type ApplicationUp, type MessageType } from './types';
+import { isTtsId } from './protocol';
+import { TtsError } from '../util/errors';
 
 export type { TtsEnvelope } from './envelope-types';
 
 /** Why a body is not a TTS message; `field` names the offending path for the error body. */
-export class InvalidTtsMessage extends Error {
+export class InvalidTtsMessage extends TtsError {
   constructor(readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`);
+    super(`${field}: ${reason}`, { code: 'invalid_message', httpStatus: 422, statusKey: 'invalid' });
     this.name = 'InvalidTtsMessage';
   }
 }
 
-const ID_PATTERN = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/;
 const HEX_PATTERN = /^[0-9A-Fa-f]*$/;
 const BASE64_PATTERN = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
@@ -80,12 +81,12 @@ export function parseApplicationUp(body: unknown): TtsEnvelope {
   const ids = body.end_device_ids;
   if (!isObject(ids)) throw new InvalidTtsMessage('end_device_ids', ids === undefined ? 'missing' : `expected an object, got ${describe(ids)}`);
   const deviceId = ids.device_id;
-  if (!isString(deviceId) || !ID_PATTERN.test(deviceId) || deviceId.length > 36) {
+  if (!isString(deviceId) || !isTtsId(deviceId)) {
     throw new InvalidTtsMessage('end_device_ids.device_id', deviceId === undefined ? 'missing' : 'not a valid TTS device ID');
   }
   const appIds = ids.application_ids;
   const applicationId = isObject(appIds) ? appIds.application_id : undefined;
-  if (!isString(applicationId) || !ID_PATTERN.test(applicationId) || applicationId.length > 36) {
+  if (!isString(applicationId) || !isTtsId(applicationId)) {
     throw new InvalidTtsMessage(
       'end_device_ids.application_ids.application_id',
       applicationId === undefined ? 'missing' : 'not a valid TTS application ID',

@@ -106,33 +106,8 @@ export interface TtsErrorDetails {
   [key: string]: unknown;
 }
 
-export const PRIORITIES = ['LOWEST', 'LOW', 'BELOW_NORMAL', 'NORMAL', 'ABOVE_NORMAL', 'HIGH', 'HIGHEST'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-
-/** The eleven ApplicationUp message keys, in the order tts-protocol.md lists them. */
-export const MESSAGE_TYPES = [
-  'uplink_message',
-  'uplink_normalized',
-  'join_accept',
-  'downlink_queued',
-  'downlink_sent',
-  'downlink_ack',
-  'downlink_nack',
-  'downlink_failed',
-  'downlink_queue_invalidated',
-  'location_solved',
-  'service_data',
-] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
-
-export const DOWNLINK_EVENT_TYPES: readonly MessageType[] = [
-  'downlink_queued',
-  'downlink_sent',
-  'downlink_ack',
-  'downlink_nack',
-  'downlink_failed',
-  'downlink_queue_invalidated',
-];
+export { DOWNLINK_EVENT_TYPES, MESSAGE_TYPES, PRIORITIES, type MessageType, type Priority } from './protocol';
+import type { Priority } from './protocol';
 
 export interface ApplicationUp {
   end_device_ids: EndDeviceIds;

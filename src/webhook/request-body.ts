@@ -1,13 +1,14 @@
 import type { IncomingMessage } from 'node:http';
+import { TtsError } from '../util/errors';
 
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
 /** A request as express hands it over: the editor's JSON parser may already have read it. */
 export type WebhookRequest = IncomingMessage & { body?: unknown; _body?: boolean };
 
-export class BodyError extends Error {
-  constructor(readonly status: 400 | 408 | 413 | 415, readonly code: string, message: string) {
-    super(message);
+export class BodyError extends TtsError {
+  constructor(readonly status: 400 | 408 | 413 | 415, code: string, message: string) {
+    super(message, { code, httpStatus: status, statusKey: 'invalid' });
     this.name = 'BodyError';
   }
 }

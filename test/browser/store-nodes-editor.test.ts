@@ -2,9 +2,8 @@
 // Node-RED process: backend switch and password credential, store choice, mode switch, and the
 // bucket export (CSV / JSON lines) through the admin route, also with a logged-in editor.
 import { strict as assert } from 'node:assert';
-import fs from 'node:fs';
-import type { BrowserContext, Download, Page, Response } from 'playwright-core';
-import { openConfigDialog, openEditDialog, openEditorSession, openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
+import type { BrowserContext, Page } from 'playwright-core';
+import { downloadedText, nextDownload, openConfigDialog, openEditDialog, openEditorSession, openNodeRedEditor, sharedBrowser, watchPageErrors } from '../helpers/browser';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
@@ -71,41 +70,6 @@ function nodeProps(page: Page, id: string): Promise<Record<string, unknown>> {
     if (n.credentials) plain.credentials = JSON.parse(JSON.stringify(n.credentials)) as unknown;
     return plain;
   }, id);
-}
-
-/**
- * The next download the export starts. It opens a new tab whose response is an attachment;
- * Chromium ends that tab and reports the download on the page that opened it, or on the tab.
- */
-function nextDownload(context: BrowserContext, opener: Page): Promise<Download> {
-  return new Promise((resolve, reject) => {
-    const stop = (): void => {
-      context.off('page', onPage);
-      context.off('response', onResponse);
-      opener.off('download', done);
-    };
-    const done = (download: Download): void => {
-      stop();
-      resolve(download);
-    };
-    const onPage = (tab: Page): void => {
-      tab.once('download', done);
-    };
-    // A refused export shows its error in the tab instead: fail with it rather than time out.
-    const onResponse = (res: Response): void => {
-      if (!res.url().includes('/export') || res.status() < 400) return;
-      stop();
-      reject(new Error(`export answered ${res.status()}`));
-    };
-    context.on('page', onPage);
-    context.on('response', onResponse);
-    opener.once('download', done);
-  });
-}
-
-async function downloadedText(download: Download): Promise<string> {
-  const file = await download.path();
-  return fs.readFileSync(file, 'utf8');
 }
 
 /** Injects one reading and waits until the bucket node has passed it on (committed). */
@@ -256,7 +220,7 @@ describe('tts-store, tts-provision and tts-bucket edit dialogs in a real browser
     }, STORE_SQL);
     await probe.close();
     assert.equal(missing.status, 404);
-    assert.deepEqual(missing.body, { error: 'bucket "no-such-bucket" does not exist' });
+    assert.deepEqual(missing.body, { error: { code: 'not_found', message: 'bucket "no-such-bucket" does not exist' } });
 
     // Without a bucket id the dialog says so and opens nothing.
     await page.fill('#node-input-bucket', '');

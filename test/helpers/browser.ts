@@ -1,8 +1,8 @@
 // Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
 // once per test run (lazily, by the first suite that asks) and closed at the end of the run.
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import fs from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Download, type Page, type Response } from 'playwright-core';
 import { REPO_ROOT, type NodeRedProcess } from './node-red-process';
 import { onSuiteEnd } from '../setup';
 
@@ -143,14 +143,53 @@ export async function replaceScript(page: Page, text: string): Promise<void> {
 }
 
 /**
- * Saves a screenshot for the README. Written to docs/screenshots/ (committed) only when
+ * The next download an export starts. It opens a new tab whose response is an attachment;
+ * Chromium ends that tab and reports the download on the page that opened it, or on the tab.
+ */
+export function nextDownload(context: BrowserContext, opener: Page): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      context.off('page', onPage);
+      context.off('response', onResponse);
+      opener.off('download', done);
+    };
+    const done = (download: Download): void => {
+      stop();
+      resolve(download);
+    };
+    const onPage = (tab: Page): void => {
+      tab.once('download', done);
+    };
+    // A refused export shows its error in the tab instead: fail with it rather than time out.
+    const onResponse = (res: Response): void => {
+      if (!res.url().includes('/export') || res.status() < 400) return;
+      stop();
+      reject(new Error(`export answered ${res.status()}`));
+    };
+    context.on('page', onPage);
+    context.on('response', onResponse);
+    opener.once('download', done);
+  });
+}
+
+export async function downloadedText(download: Download): Promise<string> {
+  return fs.readFileSync(await download.path(), 'utf8');
+}
+
+/**
+ * Where a screenshot for the README goes: docs/screenshots/ (committed) only when
  * TTS_UPDATE_SCREENSHOTS=1, else to .tmp/screenshots/: an ordinary test run leaves the
  * repository's files as they were.
  */
-export async function saveScreenshot(page: Page, name: string): Promise<string> {
+export function screenshotPath(name: string): string {
   const dir = process.env.TTS_UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.png`);
+  fs.mkdirSync(dir, { recursive: true });
+  return join(dir, `${name}.png`);
+}
+
+/** A screenshot of the whole page at screenshotPath(name). */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const file = screenshotPath(name);
   await page.screenshot({ path: file });
   return file;
 }

@@ -6,7 +6,8 @@ const helper = require('node-red-node-test-helper') as TestHelper;
 
 export interface TestHelper {
   init(runtimePath: string, settings?: Record<string, unknown>): void;
-  settings(settings: Record<string, unknown>): void;
+  /** Replaces the user settings (merged with the runtime defaults); without an argument, the current ones. */
+  settings(settings?: Record<string, unknown>): Record<string, unknown>;
   startServer(): Promise<void>;
   stopServer(): Promise<void>;
   load(nodes: unknown, flow: unknown[], credentials?: Record<string, unknown>): Promise<void>;

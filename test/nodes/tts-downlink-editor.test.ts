@@ -41,6 +41,7 @@ describe('tts-downlink edit dialog in a real browser', function () {
         { id: TAB, type: 'tab', label: 'downlink' },
         { id: DOWNLINK, type: 'tts-downlink', z: TAB, name: '', profile: '', store: '', codec: 'script', device: '', rawFormat: 'auto', outcomeTimeout: '600', report: 'all', timeout: '100', x: 300, y: 100, wires: [[], []] },
       ],
+      extraSettings: { ttsDownlinkEncodeTimeout: 250 },
     });
     ({ context, page, problems } = await openEditorSession(red));
   });
@@ -58,6 +59,13 @@ describe('tts-downlink edit dialog in a real browser', function () {
     assert.match(text, /3 bytes, FPort 3/);
     assert.match(text, /base64: AQoU/);
     assert.match(text, /hex: +010A14/);
+  });
+
+  it('keeps a saved time limit, shows the ttsDownlinkEncodeTimeout setting as placeholder, and gives new nodes none', async () => {
+    assert.equal(await page.inputValue('#node-input-timeout'), '100');
+    assert.equal(await page.getAttribute('#node-input-timeout', 'placeholder'), '250');
+    const fresh = await page.evaluate(() => (window as unknown as { RED: { nodes: { getType(t: string): { defaults: { timeout: { value: string } } } } } }).RED.nodes.getType('tts-downlink').defaults.timeout.value);
+    assert.equal(fresh, '');
   });
 
   it('shows a script error with its line, and console output', async () => {

@@ -146,6 +146,37 @@ describe('tts-downlink against the TTS simulator', () => {
     const device = `${APP}/valve-01`;
     const profile = { confirmed: true, queue: 'replace', priority: 'HIGH', fPort: '10' } as const;
 
+    describe('script time limit', () => {
+      const RUNAWAY = "module.exports.downlink = function (p) { if (p.spin) for (;;) {} return 'AQ=='; };";
+      let previous: Record<string, unknown>;
+      beforeEach(() => {
+        previous = { ...nodeRedHelper().settings() };
+        nodeRedHelper().settings({ ...previous, ttsDownlinkEncodeTimeout: 40 });
+      });
+      afterEach(() => {
+        nodeRedHelper().settings(previous);
+      });
+
+      it('stops a runaway encoder at settings.js ttsDownlinkEncodeTimeout when the node leaves its limit empty', async () => {
+        const d = await deploy({ downlink: { script: RUNAWAY, timeout: '' } });
+        assert.match(await refused(d, { device, payload: { spin: true } }), /40 ms/);
+        const { item } = await sendOne(d, { device, payload: { spin: false } });
+        assert.equal(item.frm_payload, b64([1]));
+      });
+
+      it('keeps the explicit limit of a node saved with one', async () => {
+        const d = await deploy({ downlink: { script: RUNAWAY, timeout: '30' } });
+        assert.match(await refused(d, { device, payload: { spin: true } }), /30 ms/);
+      });
+
+      it('uses the setting in the edit dialog test tool when its limit is empty', async () => {
+        await deploy();
+        const res = await nodeRedHelper().request().post('/tts/downlink/encode').send({ codec: 'script', script: RUNAWAY, payload: '{"spin":true}', timeout: '' }).expect(200);
+        assert.equal(res.body.ok, false);
+        assert.match(res.body.error, /40 ms/);
+      });
+    });
+
     it('applies the profile: confirmed, replace, priority, FPort', async () => {
       const d = await deploy({ profile });
       const { req, item, out } = await sendOne(d, { device, payload: CONFIG });

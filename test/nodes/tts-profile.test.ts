@@ -87,18 +87,18 @@ describe('tts-profile', () => {
     it('says what is missing before calling TTS', async () => {
       const dflt = await deployedProfile({ applicationId: '' });
       const res = await nodeRedHelper().request().post(`/tts/profile/${dflt.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(400);
-      assert.match(res.body.error, /application ID/);
+      assert.match(res.body.error.message, /application ID/);
       await unloadFlow();
       const noKey = await deployedProfile({}, { webhookToken: TOKEN });
       const res2 = await nodeRedHelper().request().post(`/tts/profile/${noKey.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(400);
-      assert.match(res2.body.error, /API key/);
+      assert.match(res2.body.error.message, /API key/);
       await nodeRedHelper().request().post('/tts/profile/not-deployed/webhook').send({ baseUrl: 'https://x.example/tts' }).expect(404);
     });
 
     it("passes TTS's refusal on, without the key", async () => {
       const p = await deployedProfile({}, { webhookToken: TOKEN, apiKey: 'NNSXS.WRONGKEY.0123456789ABCDEF' });
       const res = await nodeRedHelper().request().post(`/tts/profile/${p.id}/webhook`).send({ baseUrl: 'https://nodered.example.net/tts' }).expect(502);
-      assert.equal(res.body.status, 401);
+      assert.equal(res.body.error.status, 401);
       assert.ok(!JSON.stringify(res.body).includes('WRONGKEY'));
     });
   });

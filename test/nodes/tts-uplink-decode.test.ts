@@ -245,7 +245,7 @@ describe('tts-uplink-decode', () => {
       assert.deepEqual(res.body.data, { temperature_1: 22.5, relative_humidity_2: 40, barometric_pressure_3: 1011.1 });
 
       res = await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, format: 'hex', input: 'zz' }).expect(400);
-      assert.match(res.body.error, /input: not valid hex/);
+      assert.match(res.body.error.message, /input: not valid hex/);
       await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, direction: 'sideways' }).expect(400);
       await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, fPort: 999 }).expect(400);
     });

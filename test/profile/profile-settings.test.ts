@@ -78,4 +78,19 @@ describe('profile settings', () => {
     assert.deepEqual(errors, []);
     assert.equal(settings.downlinkData, undefined);
   });
+
+  it('backfill is off by default with a 24 h maximum gap; the editor text is parsed and bounded', () => {
+    assert.equal(parseProfileConfig('p5', {}).settings.backfill, false);
+    assert.equal(parseProfileConfig('p5', {}).settings.backfillMaxHours, 24);
+    const on = parseProfileConfig('p5', { backfill: 'true', backfillMaxHours: '72' });
+    assert.deepEqual(on.errors, []);
+    assert.equal(on.settings.backfill, true);
+    assert.equal(on.settings.backfillMaxHours, 72);
+    for (const bad of ['0', '721', '1.5', 'day']) {
+      const { settings, errors } = parseProfileConfig('p5', { backfill: true, backfillMaxHours: bad });
+      assert.equal(errors.length, 1, bad);
+      assert.match(errors[0], /backfill maximum gap must be a whole number of hours from 1 to 720/);
+      assert.equal(settings.backfillMaxHours, 24);
+    }
+  });
 });

@@ -6,6 +6,7 @@ import { CopierRegistry, exportBytes, exportObject, exportStringList, OutputErro
 import { analyseScriptState } from './state-analysis';
 import { ASYNC_GLOBALS, findAsyncSyntax } from './async-syntax';
 import { installRunner, type RunnerJob } from './runner';
+import { TtsError } from '../../util/errors';
 
 /*
  * Why the engine batches (the performance note the issue asks for).
@@ -62,9 +63,13 @@ export interface SandboxOptions {
 }
 
 /** Raised by the constructor when the script does not compile or its top level fails. */
-export class CodecLoadError extends Error {
+export class CodecLoadError extends TtsError {
   constructor(readonly codecError: CodecError) {
-    super(codecError.message + describePosition(codecError.line === undefined ? undefined : { line: codecError.line, column: codecError.column }));
+    super(codecError.message + describePosition(codecError.line === undefined ? undefined : { line: codecError.line, column: codecError.column }), {
+      code: 'script_error',
+      httpStatus: 422,
+      statusKey: 'invalid',
+    });
     this.name = 'CodecLoadError';
   }
 }

@@ -1,4 +1,4 @@
-import type { MessageType, Priority } from '../types';
+import type { ApplicationUp, MessageType, Priority } from '../types';
 
 /** One item of a push/replace request (tts-protocol.md §3.2). */
 export interface DownlinkItem {
@@ -84,3 +84,32 @@ export interface ApiKey {
 }
 
 export const RIGHT_TRAFFIC_DOWN_WRITE = 'RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE';
+
+/**
+ * A Storage Integration query (GetStoredApplicationUpRequest, served at
+ * `GET /as/applications/{app}[/devices/{dev}]/packages/storage/{type}`).
+ */
+export interface StoredMessagesQuery {
+  /** Message type (the path segment); default `uplink_message`. TTS Cloud stores only uplinks. */
+  type?: MessageType;
+  /** One device instead of the whole application. */
+  deviceId?: string;
+  /** RFC 3339 bounds on received_at; not together with `last`. */
+  after?: string;
+  before?: string;
+  /** A protobuf duration (`3600s`): messages of the last hour. Deprecated by TTS. */
+  last?: string;
+  limit?: number;
+  order?: 'received_at' | '-received_at';
+  fPort?: number;
+  /** Paths such as `end_device_ids`, `received_at`, `up.uplink_message.decoded_payload`. */
+  fieldMask?: string[];
+}
+
+/** One line of a streamed TTS answer (grpc-gateway): a result, or an error that ends the stream. */
+export interface StreamedLine<T> {
+  result?: T;
+  error?: { code?: number; message?: string; details?: Array<Record<string, unknown>> };
+}
+
+export type StoredMessage = ApplicationUp;

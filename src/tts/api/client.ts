@@ -1,13 +1,17 @@
-import { isTtsId } from '../../profile/profile-settings';
+import { isTtsId } from '../protocol';
 import type {
   ApiKey,
   ApplicationWebhook,
   CreateApiKeyRequest,
   QueueDownlinksRequest,
   SetApplicationWebhookRequest,
+  StoredMessage,
+  StoredMessagesQuery,
+  StreamedLine,
 } from './api-types';
+import { jsonLines, JsonLineError } from './json-lines';
 import { downlinkItemProblem, LORAWAN_MAX_DOWNLINK_BYTES } from './downlink-validation';
-import { TtsApiError } from './errors';
+import { GRPC_HTTP_STATUS, TtsApiError, type TtsErrorBody } from './errors';
 import { TtsHttp, type HttpMethod, type TtsHttpOptions, type TtsResponse } from './http';
 import type { RetryPolicy } from './retry';
 
@@ -155,6 +159,68 @@ export class TtsApiClient {
     return res.data;
   }
 
+  /**
+   * Messages TTS's Storage Integration kept for an application (or one device), read as they
+   * stream in: TTS answers one `{"result": ApplicationUp}` object per line, so a large answer is
+   * never held whole. The key needs RIGHT_APPLICATION_TRAFFIC_READ. Failures before the answer
+   * starts are retried like every call (5xx, 429, network); a stream cut off later throws, and the
+   * caller resumes with `after` set to the last received_at it handled. 404 means the Storage
+   * Integration is not available for the application (see storageUnavailable).
+   */
+  async *storedMessages(applicationId: string, query: StoredMessagesQuery = {}, options: CallOptions = {}): AsyncGenerator<StoredMessage> {
+    const type = query.type ?? 'uplink_message';
+    const operation = `Storage Integration query (${type}) for ${applicationId}${query.deviceId ? `/${query.deviceId}` : ''}`;
+    const secrets = this.secrets();
+    const invalid = (message: string): TtsApiError => new TtsApiError({ kind: 'invalid-request', operation, attempts: 0, body: { message }, secrets });
+    if (!isTtsId(applicationId) || (query.deviceId !== undefined && !isTtsId(query.deviceId))) throw invalid('application and device IDs must be valid TTS IDs');
+    if (!this.server) throw invalid('no TTS server URL configured in the profile');
+    if (query.last !== undefined && (query.after !== undefined || query.before !== undefined)) throw invalid('"last" cannot be combined with "after" or "before"');
+    const app = encodeURIComponent(applicationId);
+    const path = query.deviceId
+      ? `/as/applications/${app}/devices/${encodeURIComponent(query.deviceId)}/packages/storage/${type}`
+      : `/as/applications/${app}/packages/storage/${type}`;
+    const params: Record<string, string> = {};
+    if (query.after !== undefined) params.after = query.after;
+    if (query.before !== undefined) params.before = query.before;
+    if (query.last !== undefined) params.last = query.last;
+    if (query.limit !== undefined) params.limit = String(query.limit);
+    if (query.order !== undefined) params.order = query.order;
+    if (query.fPort !== undefined) params.f_port = String(query.fPort);
+    if (query.fieldMask && query.fieldMask.length > 0) params.field_mask = query.fieldMask.join(',');
+
+    const response = await this.http.stream({ method: 'GET', url: this.apiUrl(path), operation, apiKey: this.#apiKey, query: params, signal: options.signal, retry: options.retry });
+    const failed = (init: { kind: 'http' | 'network' | 'timeout' | 'aborted'; status?: number; body?: TtsErrorBody; causeCode?: string }): TtsApiError =>
+      new TtsApiError({ ...init, operation, attempts: response.attempts, secrets });
+    const lines = jsonLines(response.data);
+    try {
+      for (;;) {
+        let next: IteratorResult<unknown>;
+        try {
+          next = await lines.next();
+        } catch (err) {
+          if (options.signal?.aborted) throw failed({ kind: 'aborted' });
+          if (err instanceof JsonLineError) throw failed({ kind: 'http', status: response.status, body: { message: err.message } });
+          const code = (err as { code?: unknown }).code;
+          const causeCode = typeof code === 'string' ? code : 'answer cut off';
+          throw failed({ kind: causeCode === 'ETIMEDOUT' || causeCode === 'ECONNABORTED' ? 'timeout' : 'network', causeCode });
+        }
+        if (next.done) return;
+        const line = next.value as StreamedLine<StoredMessage> | null;
+        if (line && typeof line === 'object' && line.result && typeof line.result === 'object') {
+          yield line.result;
+        } else if (line && typeof line === 'object' && line.error) {
+          // An error after the 200: TTS ends the stream with it (grpc-gateway's stream error form).
+          const body = { code: line.error.code, message: line.error.message, details: line.error.details as TtsErrorBody['details'] };
+          throw failed({ kind: 'http', status: grpcCodeToHttp(line.error.code), body });
+        } else {
+          throw failed({ kind: 'http', status: response.status, body: { message: 'the answer holds a line that is neither a result nor an error' } });
+        }
+      }
+    } finally {
+      await lines.return(undefined);
+    }
+  }
+
   private webhookUrl(applicationId: string, webhookId: string): string {
     return this.apiUrl(`/as/webhooks/${encodeURIComponent(applicationId)}/${encodeURIComponent(webhookId)}`);
   }
@@ -188,6 +254,16 @@ export class TtsApiClient {
       retry: options.retry,
     });
   }
+}
+
+/** A gRPC status code (from a streamed error) as the HTTP status TTS's gateway would answer. */
+function grpcCodeToHttp(code: number | undefined): number {
+  return (code !== undefined && GRPC_HTTP_STATUS[code]) || 500;
+}
+
+/** True when a Storage Integration query failed because the integration is not there for the application. */
+export function storageUnavailable(err: unknown): boolean {
+  return err instanceof TtsApiError && err.kind === 'http' && err.status === 404;
 }
 
 function maskQuery(fieldMask: string[]): Record<string, string> | undefined {

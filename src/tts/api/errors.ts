@@ -1,4 +1,8 @@
 import type { TtsErrorDetails } from '../types';
+import { TtsError, type TtsErrorInit } from '../../util/errors';
+
+/** gRPC code → HTTP status, as TTS's HTTP gateway maps them (tts-protocol.md §3.3). */
+export const GRPC_HTTP_STATUS: Readonly<Record<number, number>> = { 3: 400, 5: 404, 7: 403, 8: 429, 9: 400, 10: 409, 13: 500, 14: 503, 16: 401 };
 
 /** Why a TTS API call failed; `http` carries TTS's status and error body. */
 export type TtsApiErrorKind = 'http' | 'timeout' | 'network' | 'aborted' | 'invalid-request';
@@ -29,12 +33,12 @@ export interface TtsApiErrorInit {
  * TTS's own error name and text. It deliberately holds no reference to the axios error or the
  * request config, whose headers carry the API key.
  */
-export class TtsApiError extends Error {
+export class TtsApiError extends TtsError {
   readonly kind: TtsApiErrorKind;
   readonly operation: string;
   readonly status?: number;
   /** gRPC code from the body (3 InvalidArgument, 5 NotFound, 16 Unauthenticated …). */
-  readonly code?: number;
+  readonly grpcCode?: number;
   /** TTS's error name (`no_f_port`, `api_key_not_found` …) from the first ErrorDetails. */
   readonly ttsName?: string;
   readonly ttsNamespace?: string;
@@ -47,12 +51,11 @@ export class TtsApiError extends Error {
   constructor(init: TtsApiErrorInit) {
     const detail = init.body?.details?.find((d) => typeof d?.name === 'string');
     const secrets = init.secrets ?? [];
-    super(redact(describe(init, detail), secrets));
-    this.name = 'TtsApiError';
+    super(redact(describe(init, detail), secrets), errorInit(init.kind));
     this.kind = init.kind;
     this.operation = redact(init.operation, secrets);
     this.status = init.status;
-    this.code = typeof init.body?.code === 'number' ? init.body.code : undefined;
+    this.grpcCode = typeof init.body?.code === 'number' ? init.body.code : undefined;
     this.ttsName = detail?.name;
     this.ttsNamespace = detail?.namespace;
     this.ttsMessage = init.body?.message !== undefined ? redact(String(init.body.message), secrets) : undefined;
@@ -60,6 +63,10 @@ export class TtsApiError extends Error {
     this.causeCode = init.causeCode;
     this.attempts = init.attempts;
     this.retryAfterMs = init.retryAfterMs;
+  }
+
+  override publicDetails(): Record<string, string | number | undefined> {
+    return { status: this.status, ttsName: this.ttsName };
   }
 
   /** Plain data for msg.error or an admin route's answer (no stack, no secrets). */
@@ -70,11 +77,18 @@ export class TtsApiError extends Error {
       kind: this.kind,
       status: this.status,
       code: this.code,
+      grpcCode: this.grpcCode,
       ttsName: this.ttsName,
       details: this.details,
       attempts: this.attempts,
     };
   }
+}
+
+/** A failed call to TTS is a bad gateway for whoever asked us, whatever the kind. */
+function errorInit(kind: TtsApiErrorKind): TtsErrorInit {
+  const statusKey = kind === 'http' ? 'refused' : kind === 'timeout' || kind === 'network' ? 'unavailable' : kind === 'aborted' ? 'failed' : 'invalid';
+  return { code: `tts_${kind.replace('-', '_')}`, httpStatus: 502, statusKey };
 }
 
 function describe(init: TtsApiErrorInit, detail: TtsErrorDetails | undefined): string {

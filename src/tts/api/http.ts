@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import { TtsApiError, type TtsErrorBody } from './errors';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, isRetryableStatus, retryAfterFromHeaders, type RetryPolicy } from './retry';
@@ -44,6 +45,7 @@ export interface TtsResponse<T> {
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 // A header value may hold visible ASCII only; checked here so Node never throws about it later.
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
@@ -75,6 +77,22 @@ export class TtsHttp {
   }
 
   async request<T>(req: TtsRequest): Promise<TtsResponse<T>> {
+    const response = await this.exchange(req, 'text');
+    return { status: response.status, data: parseJson(response.data) as T, headers: response.headers, attempts: response.attempts };
+  }
+
+  /**
+   * Like request, but a 2xx answer's body is handed over unread, as a stream (for TTS's
+   * server-streaming calls such as the Storage Integration). Retries follow the same rules up to
+   * the moment an answer's headers arrive; a body cut off later is the caller's to resume.
+   * Destroy the stream when done with it early.
+   */
+  async stream(req: TtsRequest): Promise<TtsResponse<Readable>> {
+    return this.exchange(req, 'stream');
+  }
+
+  private async exchange<K extends 'text' | 'stream'>(req: TtsRequest, responseType: K): Promise<TtsResponse<K extends 'text' ? string : Readable>> {
+    type Body = K extends 'text' ? string : Readable;
     const policy = { ...this.policy, ...req.retry };
     const secrets = [req.apiKey];
     const fail = (init: Omit<ConstructorParameters<typeof TtsApiError>[0], 'operation' | 'secrets'>): TtsApiError =>
@@ -94,9 +112,9 @@ export class TtsHttp {
     for (const [name, value] of Object.entries(req.query ?? {})) url.searchParams.set(name, value);
 
     for (let attempt = 1; ; attempt++) {
-      let response: AxiosResponse<string>;
+      let response: AxiosResponse<Body>;
       try {
-        response = await this.axios.request<string>({
+        response = await this.axios.request<Body>({
           method: req.method,
           url: url.toString(),
           data: req.body === undefined ? undefined : JSON.stringify(req.body),
@@ -105,6 +123,7 @@ export class TtsHttp {
             ...(req.body === undefined ? {} : { 'Content-Type': 'application/json' }),
           },
           signal: req.signal,
+          responseType,
         });
       } catch (err) {
         const failure = classifyTransportError(err);
@@ -118,9 +137,10 @@ export class TtsHttp {
 
       const headers = flattenHeaders(response.headers as Record<string, unknown>);
       if (response.status >= 200 && response.status < 300) {
-        return { status: response.status, data: parseJson(response.data) as T, headers, attempts: attempt };
+        return { status: response.status, data: response.data, headers, attempts: attempt };
       }
-      const body = errorBody(response.data, response.status);
+      const text = response.data instanceof Readable ? await readBounded(response.data, MAX_ERROR_BODY_BYTES) : response.data;
+      const body = errorBody(text, response.status);
       if (!isRetryableStatus(response.status) || attempt >= policy.maxAttempts) {
         throw fail({ kind: 'http', status: response.status, body, attempts: attempt, retryAfterMs: retryAfterFromHeaders(headers) });
       }
@@ -150,6 +170,25 @@ function classifyTransportError(err: unknown): { kind: 'timeout' | 'network' | '
   const text = typeof code === 'string' ? code : 'network error';
   if (text === 'ECONNABORTED' || text === 'ETIMEDOUT') return { kind: 'timeout', code: text };
   return { kind: 'network', code: text };
+}
+
+/** An error answer's body as text, at most `limit` bytes (the rest is discarded). */
+async function readBounded(stream: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      chunks.push(buf.subarray(0, Math.max(0, limit - size)));
+      size += buf.length;
+      if (size >= limit) break;
+    }
+  } catch {
+    // A body cut off mid-way still tells what arrived.
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function flattenHeaders(raw: Record<string, unknown>): Record<string, string> {

@@ -1,6 +1,7 @@
-import { isTtsId } from '../../profile/profile-settings';
+import { isTtsId } from '../protocol';
 import { MESSAGE_TYPES, type MessageType } from '../types';
 import type { ApplicationWebhook, SetApplicationWebhookRequest } from './api-types';
+import { TtsError } from '../../util/errors';
 
 /**
  * The message types this package handles. `uplink_normalized` is left out: TTS would post it once
@@ -25,9 +26,9 @@ export interface WebhookRequestOptions {
 const HEADER_SAFE = /^[\x20-\x7e]+$/;
 
 /** A webhook definition that cannot be sent; its message never contains the token or key. */
-export class WebhookConfigError extends Error {
+export class WebhookConfigError extends TtsError {
   constructor(message: string) {
-    super(message);
+    super(message, { code: 'webhook_config', httpStatus: 400, statusKey: 'invalid' });
     this.name = 'WebhookConfigError';
   }
 }

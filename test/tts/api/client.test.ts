@@ -113,7 +113,7 @@ describe('TTS API client', function () {
       const err = await rejection(client.pushDownlinks({ applicationId: 'farm-sensors', deviceId: 'valve-12', downlinks: [item] }));
       assert.equal(server!.seen.length, 1);
       assert.equal(err.status, 400);
-      assert.equal(err.code, 3);
+      assert.equal(err.grpcCode, 3);
       assert.equal(err.ttsName, 'no_f_port');
       assert.equal(err.ttsNamespace, 'pkg/test');
       assert.equal(err.details.length, 1);

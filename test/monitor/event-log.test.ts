@@ -1,0 +1,56 @@
+import { strict as assert } from 'node:assert';
+import { EventLog, type LogEvent } from '../../src/monitor/event-log';
+
+describe('monitor: event log', () => {
+  it('keeps the newest events of each profile up to its capacity, newest first', () => {
+    const log = new EventLog(3);
+    for (let i = 1; i <= 5; i++) log.record({ kind: 'webhook', outcome: 'accepted', profile: 'a', deviceId: `d${i}`, at: i });
+    log.record({ kind: 'webhook', outcome: 'refused', error: true, profile: 'b', reason: 'the bearer token matches no profile' });
+    assert.deepEqual(log.list({ profile: 'a' }).map((e) => e.deviceId), ['d5', 'd4', 'd3']);
+    assert.deepEqual(log.list().map((e) => e.profile), ['b', 'a', 'a', 'a']);
+    assert.deepEqual(log.profiles().sort(), ['a', 'b']);
+    assert.deepEqual(log.list({ profile: 'none' }), []);
+  });
+
+  it('a flood for one profile does not push out the history of another', () => {
+    const log = new EventLog(10);
+    log.record({ kind: 'downlink', outcome: 'ack', profile: 'farm', deviceId: 'valve-01' });
+    for (let i = 0; i < 1000; i++) log.record({ kind: 'webhook', outcome: 'refused', error: true, profile: '', reason: 'unknown token' });
+    assert.equal(log.list({ profile: 'farm' }).length, 1);
+    assert.equal(log.list({ profile: '' }).length, 10);
+    assert.equal(log.list().length, 11);
+  });
+
+  it('filters by kind, device (registry id, device id or application/device) and seq, with a limit', () => {
+    const log = new EventLog();
+    log.record({ kind: 'webhook', outcome: 'accepted', profile: 'p', applicationId: 'app', deviceId: 'sensor-1' });
+    log.record({ kind: 'decode', outcome: 'failed', error: true, profile: 'p', applicationId: 'app', deviceId: 'sensor-2', reason: 'boom' });
+    log.record({ kind: 'provision', outcome: 'created', profile: 'p', applicationId: 'app', deviceId: 'sensor-2', device: 'farm-sensor-2' });
+    const third = log.record({ kind: 'downlink', outcome: 'requested', profile: 'p', applicationId: 'other', deviceId: 'sensor-1' });
+    assert.deepEqual(log.list({ kind: 'decode' }).map((e) => e.reason), ['boom']);
+    assert.deepEqual(log.list({ device: 'FARM-sensor-2' }).map((e) => e.outcome), ['created']);
+    assert.deepEqual(log.list({ device: 'app/sensor-1' }).map((e) => e.outcome), ['accepted']);
+    assert.deepEqual(log.list({ device: 'sensor-1' }).map((e) => e.outcome), ['requested', 'accepted']);
+    assert.deepEqual(log.list({ after: third.seq - 1 }).map((e) => e.seq), [third.seq]);
+    assert.equal(log.list({ limit: 2 }).length, 2);
+    assert.equal(log.list({ limit: 2 })[0].seq, third.seq);
+  });
+
+  it('emits each new event with its sequence number and time', () => {
+    const log = new EventLog();
+    const seen: LogEvent[] = [];
+    log.on('event', (e: LogEvent) => seen.push(e));
+    const before = Date.now();
+    log.record({ kind: 'webhook', outcome: 'accepted', profile: 'p' });
+    log.record({ kind: 'webhook', outcome: 'accepted', profile: 'p', at: 42 });
+    assert.equal(seen.length, 2);
+    assert.ok(seen[0].at >= before);
+    assert.equal(seen[1].at, 42);
+    assert.ok(seen[1].seq > seen[0].seq);
+  });
+
+  it('refuses a capacity that is not a whole number ≥ 1', () => {
+    assert.throws(() => new EventLog(0), RangeError);
+    assert.throws(() => new EventLog(1.5), RangeError);
+  });
+});

@@ -4,7 +4,6 @@
 // acknowledges), buckets with a chart and exports, and the log showing a refused webhook with
 // its reason as it happens. Screenshots for the README: see screenshotPath.
 import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { TtsSimulator } from '../../src/sim';
 import { downloadedText, nextDownload, openEditorSession, screenshotPath } from '../helpers/browser';

@@ -3,6 +3,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+export { pipelineCpuMicrosPerUplink } from './pipeline.bench';
+
 interface BenchModule {
   run(): Promise<void>;
 }
@@ -22,7 +24,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

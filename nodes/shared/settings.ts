@@ -8,6 +8,9 @@ export interface InboxSettings {
   directory: string;
   maxMessages: number;
   maxBytes: number;
+  /** First and longest wait (ms) before a message a node handed back is fed again. */
+  retryMin?: number;
+  retryMax?: number;
 }
 
 /** Every runtime setting of this package (settings.js), checked and with its default applied. */
@@ -28,6 +31,8 @@ export interface TtsSettings {
   ttsSweepInterval: number;
   /** The durable inbox behind tts-webhook-in, or false when acceptance is not durable. */
   ttsInbox: InboxSettings | false;
+  /** New connections must send complete request headers within this (ms); 0 = no limit. */
+  ttsHeadersTimeout: number;
 }
 
 export type TtsSettingName = keyof TtsSettings;
@@ -97,15 +102,19 @@ function parseInbox(value: unknown, context: Context): InboxSettings | false | u
   if (value === false) return false;
   if (value === true) return defaultInbox(context);
   if (!isRecord(value)) return undefined;
-  const { directory, maxMessages, maxBytes } = value;
+  const { directory, maxMessages, maxBytes, retryMin, retryMax } = value;
   if (directory !== undefined && (typeof directory !== 'string' || directory.trim() === '')) return undefined;
   const messages = maxMessages === undefined ? INBOX_DEFAULT_MAX_MESSAGES : numberIn(maxMessages, 1);
   const bytes = maxBytes === undefined ? INBOX_DEFAULT_MAX_BYTES : numberIn(maxBytes, 1);
+  const waits = [retryMin, retryMax].map((v) => (v === undefined ? undefined : positiveNumber(v)));
   if (messages === undefined || bytes === undefined) return undefined;
+  if (waits.some((w, i) => w === undefined && [retryMin, retryMax][i] !== undefined)) return undefined;
   return {
     directory: path.resolve(context.userDir, directory ?? INBOX_DEFAULT_DIRECTORY),
     maxMessages: Math.floor(messages),
     maxBytes: Math.floor(bytes),
+    ...(waits[0] !== undefined ? { retryMin: waits[0] } : {}),
+    ...(waits[1] !== undefined ? { retryMax: waits[1] } : {}),
   };
 }
 
@@ -136,7 +145,12 @@ const SPECS: { [K in TtsSettingName]: Spec<TtsSettings[K]> } = {
   ttsInbox: {
     defaultValue: defaultInbox,
     parse: parseInbox,
-    expected: 'false, or { directory?: string, maxMessages?: number ≥ 1, maxBytes?: number ≥ 1 }',
+    expected: 'false, or { directory?: string, maxMessages?: number ≥ 1, maxBytes?: number ≥ 1, retryMin?: ms, retryMax?: ms }',
+  },
+  ttsHeadersTimeout: {
+    defaultValue: () => 10_000,
+    parse: (value) => numberIn(value, 0),
+    expected: 'a number of ms ≥ 0 (0: no limit)',
   },
 };
 

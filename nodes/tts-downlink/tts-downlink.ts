@@ -1,6 +1,7 @@
 import type { Node, NodeMessage } from 'node-red';
 import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { onClose, onInput } from '../shared/input';
+import { currentInbox } from '../shared/inbox-runtime';
 import { StatusReporter } from '../shared/status';
 import { sendError } from '../shared/errors';
 import {
@@ -129,6 +130,14 @@ export = (RED: NodeAPI): void => {
         send([msg as NodeMessage, null]);
         return;
       }
+      // A replayed message (restart, redeploy, held by a node) never sends a downlink twice: it
+      // is sent only when the inbox knows it was not sent the first time.
+      const inbox = await currentInbox();
+      const effect = `downlink:${node.id}`;
+      if ((msg as { tts?: { replay?: unknown } }).tts?.replay === true && inbox?.hasEffect(msg, effect) !== false) {
+        status.waiting(RED._('tts-downlink.status.replay-skipped'));
+        return;
+      }
       const controller = new AbortController();
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
@@ -138,6 +147,7 @@ export = (RED: NodeAPI): void => {
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
+        await inbox?.recordEffect(msg, effect);
         logDownlinkRequested(result, config.profile || undefined);
         send([msg as NodeMessage, null]);
       } catch (err) {

@@ -1,23 +1,31 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Node, NodeMessage } from 'node-red';
 import type { TtsWebhookInDef } from './types';
-import type { Request, Response } from 'express';
 import cors from 'cors';
 import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { acquireInbox, releaseInbox } from '../shared/inbox-runtime';
+import { setting } from '../shared/settings';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
 import { routeMessage, type RoutingMode } from '../../src/webhook/output-routing';
 import { normaliseWebhookPath, validateWebhookPath, webhookRoutePattern } from '../../src/webhook/webhook-path';
-import { payloadOf, topicOf } from '../../src/tts/envelope';
+import { interceptPost, sendJson } from '../../src/webhook/request-interceptor';
+import { jsonLimitBroken } from '../../src/webhook/json-limits';
+import { parseApplicationUp, payloadOf, topicOf, type TtsEnvelope } from '../../src/tts/envelope';
 import { downlinkTargets } from '../../src/tts/downlink-targets';
 import { ttsMessageBus } from '../../src/tts/message-bus';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
+import { InboxUnavailableError, newMessageId, type Inbox } from '../../src/inbox/inbox';
+import type { LogEntry } from '../../src/inbox/durable-log';
+import { webhookInputs } from '../../src/inbox/inputs';
 import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
 
-
 const WARNING_INTERVAL_MS = 60_000;
+/** What a 503 asks TTS (or a proxy) to wait before trying again. */
+const RETRY_AFTER_SECONDS = '5';
 
 function bodyLimit(value: string | number | undefined): number {
   const kib = Number(value);
@@ -31,6 +39,13 @@ function nodeMiddleware(setting: unknown): Handler[] {
   return [];
 }
 
+/** httpNodeRoot as a prefix: '/' → '', '/api/' → '/api'. */
+function rootPrefix(root: unknown): string {
+  return typeof root === 'string' ? normaliseWebhookPath(root).replace(/\/$/, '') : '';
+}
+
+type TtsMessage = NodeMessage & { _msgid: string; tts: TtsEnvelope };
+
 export = (RED: NodeAPI): void => {
   function TtsWebhookIn(this: Node, config: TtsWebhookInDef): void {
     RED.nodes.createNode(this, config);
@@ -40,6 +55,7 @@ export = (RED: NodeAPI): void => {
     const maxBodyBytes = bodyLimit(config.maxBody);
     const path = normaliseWebhookPath(config.path);
     let received = 0;
+    let lastType = '';
 
     if (RED.settings.httpNodeRoot === false) {
       this.warn(RED._('tts-webhook-in.errors.not-created'));
@@ -53,8 +69,25 @@ export = (RED: NodeAPI): void => {
       return;
     }
 
-    const rejected = (res: Response, outcome: Rejected): void => {
-      res.status(outcome.status).set(outcome.headers ?? {}).json({ error: { code: outcome.code, message: outcome.message } });
+    // Durable acceptance (settings.js `ttsInbox`, on unless false): a 2xx only once on disk.
+    const inboxReady = acquireInbox(RED);
+    let inbox: Inbox | undefined;
+    let closing = false;
+    const accepting = new Set<Promise<void>>();
+
+    const statusText = (): string => {
+      const held = inbox?.heldFor(this.id) ?? 0;
+      const queued = inbox?.queuedFor(this.id) ?? 0;
+      if (held > 0 || queued > 0) return RED._('tts-webhook-in.status.received-held', { count: received, held, queued });
+      return RED._('tts-webhook-in.status.received', { count: received, type: lastType });
+    };
+
+    const warn = (key: string, text: string): void => {
+      warnings.report(key, (suppressed) => this.warn(RED._('tts-webhook-in.warn.rejected', { status: key, message: text, suppressed })));
+    };
+
+    const rejected = (res: ServerResponse, outcome: Rejected): void => {
+      sendJson(res, outcome.status, { error: { code: outcome.code, message: outcome.message } }, outcome.headers);
       status.error(`${outcome.status} ${outcome.code}`);
       logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
@@ -62,56 +95,169 @@ export = (RED: NodeAPI): void => {
       );
     };
 
-    const handle = (req: Request, res: Response): void => {
-      receiveWebhook(req as WebhookRequest, { registry: profileRegistry, fallbackProfileId: config.profile, maxBodyBytes })
-        .then((outcome) => {
-          if (!outcome.accepted) {
-            rejected(res, outcome);
-            return;
-          }
-          const { envelope } = outcome;
-          downlinkTargets.remember(envelope.application_id, req.headers);
-          const msg: NodeMessage & { tts: typeof envelope } = {
-            topic: topicOf(envelope),
-            payload: payloadOf(envelope),
-            tts: envelope,
-          };
-          this.send(routeMessage(routing, envelope.type, msg) as NodeMessage);
-          ttsMessageBus.publish(envelope);
-          logWebhookAccepted(envelope, outcome.profile.settings.id);
-          received += 1;
-          status.ok(RED._('tts-webhook-in.status.received', { count: received, type: envelope.type }));
-          res.status(200).json({});
-        })
+    const unavailable = (res: ServerResponse, err: Error): void => {
+      sendJson(res, 503, { error: { code: 'inbox_unavailable', message: err.message } }, { 'Retry-After': RETRY_AFTER_SECONDS });
+      status.error(`503 ${RED._('tts-webhook-in.status.inbox-unavailable')}`);
+      warn('503', err.message);
+    };
+
+    /** Sends one message into the flow, tracked by the inbox when it is stored there. */
+    const emit = (envelope: TtsEnvelope, seq: number | undefined): string => {
+      const msg: TtsMessage = { _msgid: newMessageId(), topic: topicOf(envelope), payload: payloadOf(envelope), tts: envelope };
+      if (inbox && seq !== undefined) inbox.track(msg._msgid, seq);
+      this.send(routeMessage(routing, envelope.type, msg) as NodeMessage);
+      if (inbox && seq !== undefined) inbox.sent(msg._msgid);
+      lastType = envelope.type;
+      status.ok(statusText);
+      return msg._msgid;
+    };
+
+    const accept = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const now = Date.now();
+      const outcome = await receiveWebhook(req as WebhookRequest, { registry: profileRegistry, fallbackProfileId: config.profile, maxBodyBytes, now });
+      if (!outcome.accepted) {
+        rejected(res, outcome);
+        return;
+      }
+      let seq: number | undefined;
+      if (inboxReady) {
+        try {
+          inbox ??= await inboxReady;
+          seq = await inbox.accept(outcome.text, { node: this.id }, now);
+        } catch (err) {
+          unavailable(res, err instanceof InboxUnavailableError ? err : new InboxUnavailableError((err as Error).message));
+          return;
+        }
+      }
+      sendJson(res, 200, {});
+      const { envelope } = outcome;
+      downlinkTargets.remember(envelope.application_id, req.headers);
+      received += 1;
+      emit(envelope, seq);
+      ttsMessageBus.publish(envelope);
+      logWebhookAccepted(envelope, outcome.profile.settings.id);
+    };
+
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
+      if (closing) {
+        unavailable(res, new InboxUnavailableError('the webhook node is stopping'));
+        return;
+      }
+      const done = accept(req, res)
         .catch((err: Error) => {
           // Unexpected: never leave TTS waiting, never crash the runtime.
-          if (!res.headersSent) res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+          sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
           status.error('500 internal');
           this.error(RED._('tts-webhook-in.errors.internal', { error: err.message }));
-        });
+        })
+        .finally(() => accepting.delete(done));
+      accepting.add(done);
     };
 
-    const routeErrorHandler = (err: Error & { status?: number; type?: string }, _req: Request, res: Response, next: (e?: Error) => void): void => {
-      if (res.headersSent) return next(err);
-      const statusCode = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-      res.status(statusCode).json({ error: { code: err.type ?? 'request_error', message: err.message } });
+    /** A stored message fed again (restart, redeploy, held by a node) with `msg.tts.replay`. */
+    const replay = (entry: LogEntry, body: string): string | undefined => {
+      let envelope: TtsEnvelope;
+      try {
+        envelope = parseApplicationUp(JSON.parse(body), entry.acceptedAt);
+      } catch (err) {
+        this.warn(RED._('tts-webhook-in.warn.replay-invalid', { seq: entry.seq, error: (err as Error).message }));
+        return undefined;
+      }
+      envelope.replay = true;
+      return emit(envelope, entry.seq);
     };
 
+    const unregisterInput = webhookInputs.register({
+      nodeId: this.id,
+      serves: (applicationId) => profileRegistry.select(applicationId, config.profile) !== undefined,
+      inject: async (body) => {
+        const value = JSON.parse(body) as unknown;
+        const broken = jsonLimitBroken(value);
+        if (broken) throw new Error(`not a TTS message: ${broken}`);
+        const now = Date.now();
+        const envelope = parseApplicationUp(value, now);
+        envelope.replay = true;
+        let seq: number | undefined;
+        if (inboxReady) {
+          inbox ??= await inboxReady;
+          seq = await inbox.accept(body, { node: this.id, source: 'backfill' }, now);
+        }
+        emit(envelope, seq);
+      },
+    });
+
+    const startReplay = (): void => {
+      if (!inboxReady || closing) return;
+      inboxReady.then(
+        (box) => {
+          inbox = box;
+          if (closing) return;
+          box.attach(
+            this.id,
+            replay,
+            (err) => this.warn(RED._('tts-webhook-in.warn.replay-failed', { error: err.message })),
+            (reason) => {
+              status.ok(statusText);
+              warnings.report('held', (suppressed) => this.warn(RED._('tts-webhook-in.warn.held', { reason, suppressed })));
+            },
+          );
+          if (box.queuedFor(this.id) > 0) status.working(statusText);
+        },
+        (err: Error) => {
+          status.error(RED._('tts-webhook-in.status.inbox-unavailable'));
+          this.error(RED._('tts-webhook-in.errors.inbox', { error: err.message }));
+        },
+      );
+    };
+    // Replays start once the whole flow is running, so they reach every node.
+    RED.events.once('flows:started', startReplay);
+
+    // The short path skips the editor's app and its parsers; settings that ask for express
+    // middleware on node routes get the ordinary route.
     const pattern = webhookRoutePattern(path);
-    const corsHandler: Handler = RED.settings.httpNodeCors ? (cors(RED.settings.httpNodeCors as cors.CorsOptions) as Handler) : (_q, _s, next) => next();
+    const server = (RED as unknown as { server?: Server }).server;
     const middleware = nodeMiddleware(RED.settings.httpNodeMiddleware);
-    RED.httpNode.post(pattern, corsHandler, ...middleware, handle, routeErrorHandler);
-    if (RED.settings.httpNodeCors) RED.httpNode.options(pattern, corsHandler);
+    const ordinary = !server || RED.settings.httpNodeAuth || RED.settings.httpNodeCors || middleware.length > 0;
+    let removeRoute: () => void;
+    if (ordinary) {
+      const routeErrorHandler = (err: Error & { status?: number; type?: string }, _req: unknown, res: ServerResponse, next: (e?: Error) => void): void => {
+        if (res.headersSent) return next(err);
+        const statusCode = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+        sendJson(res, statusCode, { error: { code: err.type ?? 'request_error', message: err.message } });
+      };
+      const corsHandler: Handler = RED.settings.httpNodeCors ? (cors(RED.settings.httpNodeCors as cors.CorsOptions) as Handler) : (_q, _s, next) => next();
+      RED.httpNode.post(pattern, corsHandler, ...middleware, handle as unknown as Handler, routeErrorHandler as unknown as Handler);
+      if (RED.settings.httpNodeCors) RED.httpNode.options(pattern, corsHandler);
+      removeRoute = () => {
+        const router = routerOf(RED.httpNode);
+        if (!router) return;
+        // Rebuild the stack rather than splicing while iterating.
+        const kept = router.stack.filter((layer) => !(layer.route && (layer.route.path as unknown) === pattern));
+        router.stack.length = 0;
+        router.stack.push(...kept);
+      };
+    } else {
+      const prefix = rootPrefix(RED.settings.httpNodeRoot);
+      removeRoute = interceptPost(
+        server,
+        { matches: (pathname) => pathname.startsWith(prefix) && pattern.test(pathname.slice(prefix.length) || '/'), handle },
+        { headersTimeout: setting(RED, 'ttsHeadersTimeout') },
+      );
+    }
     status.waiting(RED._('tts-webhook-in.status.listening', { path }));
 
-    onClose(this, () => {
+    onClose(this, async () => {
+      RED.events.off('flows:started', startReplay);
+      removeRoute();
+      unregisterInput();
+      closing = true;
+      // Requests already being recorded get their answer (and are on disk) before we go.
+      await Promise.allSettled([...accepting]);
       status.close();
-      const router = routerOf(RED.httpNode);
-      if (!router) return;
-      // Rebuild the stack rather than splicing while iterating.
-      const kept = router.stack.filter((layer) => !(layer.route && (layer.route.path as unknown) === pattern));
-      router.stack.length = 0;
-      router.stack.push(...kept);
+      if (inboxReady) {
+        inbox?.detach(this.id);
+        await releaseInbox();
+      }
     });
   }
 

@@ -27,6 +27,11 @@ export interface TtsEnvelope {
   /** The type-specific object (body[type]). */
   message: Record<string, unknown>;
   raw: ApplicationUp;
+  /**
+   * True when the message is fed again from the durable inbox (after a restart, a redeploy or a
+   * store outage) or brought in by backfill, rather than just received.
+   */
+  replay?: boolean;
   /** Added by tts-uplink-decode. */
   decodeWarnings?: string[];
 }

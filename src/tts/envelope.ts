@@ -75,8 +75,9 @@ function checkRxMetadata(value: unknown[] | undefined, path: string): void {
 /**
  * Validates a parsed webhook body as a TTS ApplicationUp and normalises it into the envelope
  * flows receive as `msg.tts`. Throws InvalidTtsMessage naming the first wrong field.
+ * `now` (ms) stands in for a missing received_at.
  */
-export function parseApplicationUp(body: unknown): TtsEnvelope {
+export function parseApplicationUp(body: unknown, now = Date.now()): TtsEnvelope {
   if (!isObject(body)) throw new InvalidTtsMessage('(body)', `expected a JSON object, got ${describe(body)}`);
   const ids = body.end_device_ids;
   if (!isObject(ids)) throw new InvalidTtsMessage('end_device_ids', ids === undefined ? 'missing' : `expected an object, got ${describe(ids)}`);
@@ -110,7 +111,8 @@ export function parseApplicationUp(body: unknown): TtsEnvelope {
     dev_eui: devEui?.toUpperCase(),
     join_eui: joinEui?.toUpperCase(),
     dev_addr: devAddr?.toUpperCase(),
-    received_at: receivedAt ?? new Date().toISOString(),
+    // A replay must get the same time as the first delivery: `now` is when it was accepted.
+    received_at: receivedAt ?? new Date(now).toISOString(),
     correlation_ids: correlationIds,
     simulated,
     message,

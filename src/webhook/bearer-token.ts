@@ -14,8 +14,15 @@ export function bearerTokenOf(header: string | string[] | undefined): string | u
  */
 export function tokensEqual(presented: string, expected: string): boolean {
   if (expected === '') return false;
-  const a = createHash('sha256').update(presented, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(tokenDigest(presented), tokenDigest(expected));
+}
+
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Constant-time comparison of two digests from tokenDigest. */
+export function digestsEqual(a: Buffer, b: Buffer): boolean {
   return timingSafeEqual(a, b);
 }
 

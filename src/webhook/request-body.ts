@@ -37,6 +37,11 @@ function tooLarge(limit: number): BodyError {
  * Otherwise the stream is read here, stopping as soon as the limit is passed.
  */
 export async function readJsonBody(req: WebhookRequest, limit: number, timeoutMs = 4000): Promise<unknown> {
+  return (await readJsonBodyText(req, limit, timeoutMs)).value;
+}
+
+/** The parsed body with the text it came from (re-serialised when a parser read it first). */
+export async function readJsonBodyText(req: WebhookRequest, limit: number, timeoutMs = 4000): Promise<{ value: unknown; text: string }> {
   if (!isJsonContentType(req.headers['content-type'])) {
     throw new BodyError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${req.headers['content-type'] ?? 'none'}`);
   }
@@ -44,15 +49,16 @@ export async function readJsonBody(req: WebhookRequest, limit: number, timeoutMs
   if (length !== undefined && length > limit) throw tooLarge(limit);
 
   if (req._body) {
-    const size = length ?? Buffer.byteLength(JSON.stringify(req.body ?? null));
+    const text = JSON.stringify(req.body ?? null);
+    const size = length ?? Buffer.byteLength(text);
     if (size > limit) throw tooLarge(limit);
-    return req.body;
+    return { value: req.body, text };
   }
 
   const text = await readText(req, limit, timeoutMs);
   if (text.trim() === '') throw new BodyError(400, 'empty_body', 'request body is empty');
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text) as unknown, text };
   } catch (err) {
     throw new BodyError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
   }

@@ -1,7 +1,8 @@
 import { InvalidTtsMessage, parseApplicationUp, type TtsEnvelope } from '../tts/envelope';
 import type { ActiveProfile, ProfileRegistry } from '../profile/profile-registry';
-import { bearerTokenOf, tokensEqual } from './bearer-token';
-import { BodyError, readJsonBody, type WebhookRequest } from './request-body';
+import { bearerTokenOf, digestsEqual, tokenDigest } from './bearer-token';
+import { jsonLimitBroken } from './json-limits';
+import { BodyError, readJsonBodyText, type WebhookRequest } from './request-body';
 
 export type RejectionCode =
   | 'missing_token'
@@ -10,12 +11,15 @@ export type RejectionCode =
   | 'no_profile'
   | 'profile_conflict'
   | 'invalid_message'
+  | 'message_too_complex'
   | BodyError['code'];
 
 export interface Accepted {
   accepted: true;
   envelope: TtsEnvelope;
   profile: ActiveProfile;
+  /** The body as text, for the durable inbox. */
+  text: string;
 }
 
 export interface Rejected {
@@ -34,6 +38,8 @@ export interface ReceiverOptions {
   /** The node's configured profile, used when it is a Default profile. */
   fallbackProfileId?: string;
   maxBodyBytes: number;
+  /** When the message was accepted (ms): the received_at of messages that carry none. */
+  now?: number;
 }
 
 const UNAUTHORIZED_HEADERS = { 'WWW-Authenticate': 'Bearer realm="tts-webhook"' };
@@ -42,11 +48,28 @@ function reject(status: number, code: RejectionCode, message: string, headers?: 
   return { accepted: false, status, code, message, headers };
 }
 
+// Each profile's token is hashed once, not on every request.
+const digests = new WeakMap<ActiveProfile, Buffer | null>();
+
+function digestOf(profile: ActiveProfile): Buffer | null {
+  let digest = digests.get(profile);
+  if (digest === undefined) {
+    digest = profile.webhookToken === '' ? null : tokenDigest(profile.webhookToken);
+    digests.set(profile, digest);
+  }
+  return digest;
+}
+
+function matches(presented: Buffer, profile: ActiveProfile): boolean {
+  const expected = digestOf(profile);
+  return expected !== null && digestsEqual(presented, expected);
+}
+
 /** True when the token belongs to any deployed profile; checks all of them, in constant time each. */
-function matchesAnyProfile(token: string, profiles: ActiveProfile[]): boolean {
+function matchesAnyProfile(presented: Buffer, profiles: ActiveProfile[]): boolean {
   let matched = false;
   for (const profile of profiles) {
-    if (tokensEqual(token, profile.webhookToken)) matched = true;
+    if (matches(presented, profile)) matched = true;
   }
   return matched;
 }
@@ -62,13 +85,19 @@ export async function receiveWebhook(req: WebhookRequest, options: ReceiverOptio
   if (token === undefined) {
     return reject(401, 'missing_token', 'missing "Authorization: Bearer <token>" header', UNAUTHORIZED_HEADERS);
   }
-  if (!matchesAnyProfile(token, registry.all())) {
+  const presented = tokenDigest(token);
+  if (!matchesAnyProfile(presented, registry.all())) {
     return reject(401, 'unknown_token', 'the bearer token matches no profile', UNAUTHORIZED_HEADERS);
   }
 
   let envelope: TtsEnvelope;
+  let text: string;
   try {
-    envelope = parseApplicationUp(await readJsonBody(req, options.maxBodyBytes));
+    const body = await readJsonBodyText(req, options.maxBodyBytes);
+    text = body.text;
+    const broken = jsonLimitBroken(body.value);
+    if (broken) return reject(422, 'message_too_complex', `not a TTS message: ${broken}`);
+    envelope = parseApplicationUp(body.value, options.now);
   } catch (err) {
     if (err instanceof BodyError) return reject(err.status, err.code, err.message);
     if (err instanceof InvalidTtsMessage) return reject(422, 'invalid_message', `not a TTS message: ${err.message}`);
@@ -83,8 +112,8 @@ export async function receiveWebhook(req: WebhookRequest, options: ReceiverOptio
     if (conflict) return reject(403, 'profile_conflict', `cannot choose a profile: ${conflict}`);
     return reject(403, 'no_profile', `no profile covers application "${envelope.application_id}" and there is no Default profile`);
   }
-  if (!tokensEqual(token, profile.webhookToken)) {
+  if (!matches(presented, profile)) {
     return reject(401, 'wrong_profile_token', `the bearer token is not the one of the profile for application "${envelope.application_id}"`, UNAUTHORIZED_HEADERS);
   }
-  return { accepted: true, envelope, profile };
+  return { accepted: true, envelope, profile, text };
 }

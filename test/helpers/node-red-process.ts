@@ -48,6 +48,13 @@ export interface NodeRedProcessOptions {
   credentials?: Record<string, Record<string, string>>;
   env?: Record<string, string>;
   extraSettings?: Record<string, unknown>;
+  /**
+   * JavaScript source of more settings, spliced into settings.js as an object literal's
+   * properties (for values JSON cannot hold, e.g. `functionGlobalContext: { Database: require(...) }`).
+   */
+  settingsSource?: string;
+  /** Options for the node binary itself (e.g. `--cpu-prof`), before red.js. */
+  nodeArgs?: string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -72,6 +79,7 @@ export class NodeRedProcess {
   port = 0;
   private child: ChildProcess | undefined;
   private readonly lines = new EventEmitter();
+  private installed = false;
 
   constructor(private readonly options: NodeRedProcessOptions = {}) {
     mkdirSync(join(REPO_ROOT, '.tmp'), { recursive: true });
@@ -114,27 +122,26 @@ export class NodeRedProcess {
     }
   }
 
+  /** The running Node-RED's process id (undefined when it is not running). */
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.pid !== undefined;
+  }
+
+  /**
+   * Starts Node-RED. The first start installs the package and writes settings.js and an empty
+   * flows.json; a later start (after `kill`) reuses the user directory, the flows deployed
+   * before and the port, as a restarted Node-RED does.
+   */
   async start(): Promise<void> {
-    this.installPackage();
-    this.port = await freePort();
-    const settings = {
-      uiHost: '127.0.0.1',
-      uiPort: this.port,
-      httpAdminRoot: this.options.httpAdminRoot ?? '/',
-      httpNodeRoot: this.options.httpNodeRoot ?? '/',
-      userDir: this.userDir,
-      flowFile: 'flows.json',
-      credentialSecret: 'test-credential-secret',
-      logging: { console: { level: 'info', metrics: false, audit: false } },
-      editorTheme: { tours: false },
-      telemetry: { enabled: false },
-      diagnostics: { enabled: false },
-      ...this.options.extraSettings,
-    };
-    writeFileSync(join(this.userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-    writeFileSync(join(this.userDir, 'flows.json'), '[]');
+    const restart = this.installed;
+    if (!restart) this.setUp(await freePort());
+    const from = this.logs.length;
     const redJs = join(REPO_ROOT, 'node_modules', 'node-red', 'red.js');
-    const child = spawn(process.execPath, [redJs, '-u', this.userDir, '-s', join(this.userDir, 'settings.js')], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), redJs, '-u', this.userDir, '-s', join(this.userDir, 'settings.js')], {
       env: { ...process.env, ...this.options.env, NODE_RED_HOME: this.userDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -151,15 +158,39 @@ export class NodeRedProcess {
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => this.lines.emit('exit', code));
-    await this.waitForLog(/Started flows/, 0, 30_000);
-    if (this.options.flows) {
+    child.once('exit', (code, signal) => this.lines.emit('exit', code ?? signal));
+    await this.waitForLog(/Started flows/, from, 30_000);
+    if (this.options.flows && !restart) {
       const credentials = this.options.credentials ?? {};
       await this.deploy(this.options.flows.map((n) => {
         const node = n as { id: string };
         return credentials[node.id] ? { ...node, credentials: credentials[node.id] } : node;
       }));
     }
+  }
+
+  private setUp(port: number): void {
+    this.installPackage();
+    this.installed = true;
+    this.port = port;
+    const settings = {
+      uiHost: '127.0.0.1',
+      uiPort: this.port,
+      httpAdminRoot: this.options.httpAdminRoot ?? '/',
+      httpNodeRoot: this.options.httpNodeRoot ?? '/',
+      userDir: this.userDir,
+      flowFile: 'flows.json',
+      credentialSecret: 'test-credential-secret',
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      editorTheme: { tours: false },
+      telemetry: { enabled: false },
+      diagnostics: { enabled: false },
+      ...this.options.extraSettings,
+    };
+    const json = JSON.stringify(settings, null, 2);
+    const source = this.options.settingsSource ? `${json.slice(0, -2)},\n${this.options.settingsSource}\n}` : json;
+    writeFileSync(join(this.userDir, 'settings.js'), `module.exports = ${source};\n`);
+    writeFileSync(join(this.userDir, 'flows.json'), '[]');
   }
 
   /** Waits for a log line matching `pattern` at or after line index `from`. */
@@ -204,6 +235,25 @@ export class NodeRedProcess {
 
   readUserFile(name: string): string {
     return readFileSync(join(this.userDir, name), 'utf8');
+  }
+
+  /**
+   * Sends `signal` and waits until the process has exited (SIGKILL after `forceAfterMs`); the
+   * user directory stays for the next `start`. Returns how the process ended.
+   */
+  async kill(signal: NodeJS.Signals, forceAfterMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child) throw new Error('Node-RED is not running');
+    if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+    return new Promise((resolveKill) => {
+      const force = setTimeout(() => child.kill('SIGKILL'), forceAfterMs);
+      child.once('exit', (code, sig) => {
+        clearTimeout(force);
+        resolveKill({ code, signal: sig });
+      });
+      child.kill(signal);
+    });
   }
 
   async stop(): Promise<void> {

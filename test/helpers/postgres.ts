@@ -25,6 +25,14 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/** A throwaway server that can also be taken down and brought back (store outage tests). */
+export interface ThrowawayServer extends Server {
+  /** Stops the server (fast shutdown: clients are disconnected), keeping its data. */
+  halt(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  resume(): Promise<void>;
+}
+
 let serverPromise: Promise<Server> | undefined;
 
 function findBinDir(): string | undefined {
@@ -61,7 +69,7 @@ export interface ServerOptions {
 }
 
 /** Starts a throwaway PostgreSQL server (initdb refuses root: run as the `postgres` user then). */
-export async function startThrowawayServer(options: ServerOptions = {}): Promise<Server> {
+export async function startThrowawayServer(options: ServerOptions = {}): Promise<ThrowawayServer> {
   const bin = findBinDir();
   if (!bin) {
     throw new Error(
@@ -86,9 +94,10 @@ export async function startThrowawayServer(options: ServerOptions = {}): Promise
     '-c max_connections=100',
     ...(options.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
   ].join(' ');
+  const start = (): Promise<void> => asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   try {
     await asServerUser('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    await asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    await start();
   } catch (err) {
     const log = path.join(dir, 'server.log');
     const tail = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '';
@@ -97,6 +106,8 @@ export async function startThrowawayServer(options: ServerOptions = {}): Promise
   }
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    halt: () => asServerUser('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']),
+    resume: start,
     async stop() {
       try {
         await asServerUser('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);

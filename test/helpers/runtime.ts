@@ -1,5 +1,9 @@
 import type { Express, RequestHandler } from 'express';
 import type { NodeAPI } from 'node-red';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onSuiteEnd } from '../setup';
 // node-red-node-test-helper ships no types; this is the part the suite uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper') as TestHelper;
@@ -38,10 +42,21 @@ let initialised = false;
 let currentHttpNode: RequestHandler | undefined;
 const beforeNodeRoutes: RequestHandler[] = [];
 
-/** The test helper, initialised once for the whole run with Node-RED from node_modules. */
+/** Where this run's durable inboxes live (settings.js `ttsInbox.directory`), removed at the end. */
+export const TEST_INBOX_DIR = mkdtempSync(join(tmpdir(), 'tts-test-inbox-'));
+onSuiteEnd(() => rmSync(TEST_INBOX_DIR, { recursive: true, force: true }));
+
+/**
+ * The test helper, initialised once for the whole run with Node-RED from node_modules. Every
+ * settings() call keeps the run's inbox directory unless the suite sets `ttsInbox` itself, so
+ * no test writes into the user's ~/.node-red.
+ */
 export function nodeRedHelper(): TestHelper {
   if (!initialised) {
     helper.init(require.resolve('node-red'));
+    const settings = helper.settings.bind(helper);
+    helper.settings = (s?: Record<string, unknown>) => (s === undefined ? settings() : settings({ ttsInbox: { directory: TEST_INBOX_DIR }, ...s }));
+    helper.settings({});
     initialised = true;
   }
   return helper;
@@ -55,6 +70,9 @@ export function nodeRedHelper(): TestHelper {
 export function capturingRed(modules: NodeModule[]): NodeModule[] {
   return modules.map((mod) => (RED: NodeAPI) => {
     currentHttpNode = RED.httpNode as unknown as RequestHandler;
+    // The helper's mock runtime leaves out RED.hooks; the real runtime's flows use this module's.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (RED as unknown as { hooks?: unknown }).hooks ??= (require('@node-red/util') as { hooks: unknown }).hooks;
     mod(RED);
   });
 }

@@ -17,6 +17,7 @@ describe('runtime settings (settings.js)', () => {
       ttsRetentionInterval: 60_000,
       ttsSweepInterval: 30_000,
       ttsInbox: { directory: path.resolve('/srv/node-red/tts-inbox'), maxMessages: 100_000, maxBytes: 256 * 1024 * 1024 },
+      ttsHeadersTimeout: 10_000,
     });
   });
 

@@ -1,0 +1,566 @@
+// `npm run bench -- pipeline` (issues 8 and 9): the package's full uplink pipeline against the
+// flow a user would wire from core nodes and against a bare node:http server doing the same
+// job, all fed the same unique simulated uplinks over loopback.
+//
+// Variants, measured alternately over ROUNDS rounds (the order rotates every round; medians):
+//   pipeline        webhook-in → uplink-decode → provision → bucket write, SQLite, durable
+//                   acceptance on (the default), in Node-RED process A, installed from the
+//                   package's `npm pack` tarball as a user installs it
+//   hand-built      http in → function (token, decode) → function (device upsert in flow
+//                   context) → function (better-sqlite3 insert) → http response, also in A
+//   pipeline, inbox off   the same pipeline in process B, settings.js `ttsInbox: false`
+//   bare            bench/bare-server.ts, node:http in its own process
+// Per run: a closed loop of CLOSED uplinks at concurrency 20 (uplinks/s counts an uplink when it
+// is acknowledged and its row is in the store; the server's CPU time from /proc over the same
+// window, per uplink; RSS after), and an open loop at OPEN_RATE uplinks/s (ack latency p50/p99).
+// Every device is provisioned by a warm-up run first: the figures are the steady state of a
+// running system. Afterwards every acknowledged uplink must be in its store: the bench fails
+// when one is missing.
+// Then: the pipeline on PostgreSQL (one Node-RED, and two on the same database behind a
+// round-robin client), RSS with 100,000 provisioned devices, and a CPU profile of the pipeline
+// under load broken down by part.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
+import { createStore } from '../src/store';
+import { UplinkFleet, percentile, runLoad, type Uplink } from '../test/helpers/load';
+import { NodeRedProcess, REPO_ROOT, packThisBuild } from '../test/helpers/node-red-process';
+import { checkStored, describeCheck, pipelineFlow, postgresStoredCounts, sqliteStoredCounts, type StoredCounts } from '../test/helpers/pipeline';
+import { startThrowawayServer } from '../test/helpers/postgres';
+import { BARE_COUNT_SQL } from './bare-server';
+import { breakdown, BUCKETS } from './cpu-profile';
+import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
+import { cpuMicros, rssMB } from './proc-stats';
+
+const TOKEN = 'bench-webhook-token-0123456789abcdef';
+const APPLICATION = 'bench-app';
+const DEVICES = 1_000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || 3;
+const CONCURRENCY = 20;
+const CLOSED = 4_000;
+const OPEN_RATE = 1_000;
+const OPEN = 3_000;
+const RUN_LIMIT_MS = 30_000;
+/** How long stored rows may lag behind the acknowledgements (bounds a failure only)... */
+const DRAIN_MS = 30_000;
+/** ...and how long the row count may stand still before the missing rows count as lost. */
+const STALL_MS = 3_000;
+const BIG_FLEET = 100_000;
+const BIG_TOUCHED = 20_000;
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+
+function median(values: number[]): number {
+  const s = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const goal = (met: boolean): string => (met ? 'met' : 'NOT met');
+
+/** What the bench needs of a server under test. */
+interface Target {
+  name: string;
+  urls: string[];
+  /** Processes doing the work (CPU and RSS are summed over them). */
+  pids: () => number[];
+  fleet: UplinkFleet;
+  /** Rows stored so far (cheap: polled while draining). */
+  rows: () => Promise<number>;
+  counts: () => Promise<StoredCounts>;
+  acked: Uplink[];
+  rates: number[];
+  cpu: number[];
+  rss: number[];
+  p50: number[];
+  p99: number[];
+  notes: Set<string>;
+  /** Set when acknowledged rows never arrived: the target is not measured further. */
+  failure?: string;
+  /** Warnings and errors its Node-RED logged, for failure reports. */
+  problems?: () => string[];
+}
+
+function target(name: string, urls: string[], pids: () => number[], prefix: string, rows: () => Promise<number>, counts: () => Promise<StoredCounts>, fleetSize = DEVICES): Target {
+  return {
+    name,
+    urls,
+    pids,
+    fleet: new UplinkFleet({ devices: fleetSize, applicationId: APPLICATION, prefix }),
+    rows,
+    counts,
+    acked: [],
+    rates: [],
+    cpu: [],
+    rss: [],
+    p50: [],
+    p99: [],
+    notes: new Set(),
+  };
+}
+
+function withLog(t: Target, red: NodeRedProcess): Target {
+  t.problems = () => red.problems();
+  return t;
+}
+
+function sqliteRows(file: string, table: string): () => Promise<number> {
+  let db: Database.Database | undefined;
+  return async () => {
+    try {
+      db ??= new Database(file, { readonly: true, fileMustExist: true });
+      return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } catch {
+      db?.close();
+      db = undefined;
+      return 0; // not created yet
+    }
+  };
+}
+
+function sqliteCounts(file: string, sql: string): () => Promise<StoredCounts> {
+  return async () => {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const counts: StoredCounts = new Map();
+      for (const row of db.prepare(sql).iterate() as Iterable<{ bucket: string; f_cnt: number; n: number }>) counts.set(`${row.bucket}/${row.f_cnt}`, row.n);
+      return counts;
+    } finally {
+      db.close();
+    }
+  };
+}
+
+/** Row count through one connection kept open (closed by `end`). */
+function postgresRows(url: string): { rows: () => Promise<number>; end: () => Promise<void> } {
+  let client: Promise<Client> | undefined;
+  const connect = (): Promise<Client> => {
+    client ??= (async () => {
+      const c = new Client({ connectionString: url });
+      c.on('error', () => undefined); // the server going away at the end is not the bench's failure
+      await c.connect();
+      return c;
+    })();
+    return client;
+  };
+  return {
+    rows: async () => {
+      const c = await connect();
+      const exists = await c.query("SELECT to_regclass('tts_readings') AS t");
+      if (!exists.rows[0].t) return 0;
+      return Number((await c.query('SELECT count(*) AS n FROM tts_readings')).rows[0].n);
+    },
+    end: async () => {
+      if (client) await (await client).end();
+      client = undefined;
+    },
+  };
+}
+
+const cpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicros(pid), 0);
+const rssOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + rssMB(pid), 0);
+
+/**
+ * Waits until the store holds `rows` rows; returns when that was seen (performance.now ms). When
+ * the count stops growing short of it (STALL_MS without a new row) the missing ones are reported,
+ * the target is marked failed (the bench fails at the end) and the time of the last row counts.
+ */
+async function drained(t: Target, rows: number): Promise<number> {
+  let last = -1;
+  let lastChange = performance.now();
+  const deadline = lastChange + DRAIN_MS;
+  for (;;) {
+    const now = performance.now();
+    const count = await t.rows();
+    if (count >= rows) return now;
+    if (count !== last) {
+      last = count;
+      lastChange = now;
+    }
+    if (now - lastChange > STALL_MS || now > deadline) {
+      const problems = t.problems?.() ?? [];
+      t.failure = `acknowledged uplinks missing from the store: ${describeCheck(checkStored(t.acked, await t.counts()), t.acked.length)}`;
+      console.log(`  FAILED ${t.name}: ${rows - count} acknowledged in this run not stored; ${t.failure}${problems.length ? `\n    its Node-RED logged (last 3 of ${problems.length} warnings/errors):\n    ${problems.slice(-3).join('\n    ')}` : ''}`);
+      return lastChange;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function note(t: Target, text: string): void {
+  t.notes.add(text);
+  console.log(`  note, ${t.name}: ${text}`);
+}
+
+function noteRefusals(t: Target, refused: Array<{ reason: number | string }>, unsent: number): void {
+  if (refused.length > 0) {
+    const reasons = new Map<string, number>();
+    for (const r of refused) reasons.set(String(r.reason), (reasons.get(String(r.reason)) ?? 0) + 1);
+    note(t, `refused ${[...reasons].map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  }
+  if (unsent > 0) note(t, `${unsent} not sent in time`);
+}
+
+/** A closed-loop run: uplinks/s (acknowledged and stored), CPU µs per uplink, RSS. */
+async function closedRun(t: Target, count = CLOSED, record = true): Promise<number> {
+  const uplinks = t.fleet.take(count);
+  const before = await t.rows();
+  const cpu0 = cpuOf(t);
+  const t0 = performance.now();
+  const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
+  t.acked.push(...load.acked);
+  const end = await drained(t, before + load.acked.length);
+  const cpu = cpuOf(t) - cpu0;
+  noteRefusals(t, load.refused, load.unsent);
+  const rate = load.acked.length / ((end - t0) / 1000);
+  if (record) {
+    t.rates.push(rate);
+    t.cpu.push(cpu / load.acked.length);
+    t.rss.push(rssOf(t));
+  }
+  return rate;
+}
+
+/** An open-loop run at OPEN_RATE: ack latency percentiles. */
+async function openRun(t: Target): Promise<void> {
+  const uplinks = t.fleet.take(OPEN);
+  const before = await t.rows();
+  const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, rate: OPEN_RATE, timeLimitMs: RUN_LIMIT_MS });
+  t.acked.push(...load.acked);
+  await drained(t, before + load.acked.length);
+  noteRefusals(t, load.refused, load.unsent);
+  if (load.fellBehind) note(t, `the load generator fell behind ${OPEN_RATE}/s`);
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  t.p50.push(percentile(sorted, 50));
+  t.p99.push(percentile(sorted, 99));
+}
+
+/** Rounds of every target, the order rotating; closed and open loop in each. */
+async function alternate(targets: Target[], rounds: number, open: (t: Target) => boolean): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+    for (const t of order) {
+      await closedRun(t);
+      if (open(t)) await openRun(t);
+    }
+    process.stdout.write(`  round ${round + 1}/${rounds}: ${order.map((t) => `${t.name} ${fmt(t.rates[t.rates.length - 1])}/s`).join(' | ')}\n`);
+  }
+}
+
+/** Every acknowledged uplink must be in the store exactly once: else the target failed. */
+async function verify(t: Target): Promise<string> {
+  const check = checkStored(t.acked, await t.counts());
+  const text = describeCheck(check, t.acked.length);
+  if (check.missing.length > 0 || check.duplicated.length > 0) {
+    t.failure ??= text;
+    const problems = t.problems?.() ?? [];
+    return `FAILED ${t.name}: ${text}${problems.length ? `\n    its Node-RED logged:\n    ${problems.slice(-10).join('\n    ')}` : ''}`;
+  }
+  return `${t.name}: ${text}`;
+}
+
+function row(t: Target): string {
+  const latency = t.p50.length > 0 ? `${fmt(median(t.p50), 1)} / ${fmt(median(t.p99), 1)}` : '–';
+  return `| ${t.name} | ${fmt(median(t.rates))} | ${latency} | ${fmt(median(t.cpu))} | ${fmt(median(t.rss))} |`;
+}
+
+const TABLE_HEAD = `| variant | uplinks/s (concurrency ${CONCURRENCY}) | ack p50 / p99 ms at ${fmt(OPEN_RATE)}/s | CPU µs per uplink | RSS MB |\n|---|---:|---:|---:|---:|`;
+
+/** Per-round ratio of two targets' rates, median and range. */
+function ratio(a: Target, b: Target): { median: number; text: string } {
+  const ratios = a.rates.map((r, i) => r / b.rates[i]);
+  const m = median(ratios);
+  return { median: m, text: `${m.toFixed(2)}× (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` };
+}
+
+/** Whether the built package knows the `ttsInbox` setting (durable acceptance on/off). */
+function packageHasInboxSetting(): boolean {
+  const search = (dir: string): boolean =>
+    readdirSync(dir, { withFileTypes: true }).some((e) => (e.isDirectory() ? search(join(dir, e.name)) : e.name.endsWith('.js') && readFileSync(join(dir, e.name), 'utf8').includes('ttsInbox')));
+  return search(join(__dirname, '..', 'src')) || search(join(__dirname, '..', 'nodes'));
+}
+
+function betterSqlite3Path(): string {
+  return require.resolve('better-sqlite3').replace(/\/lib\/index\.js$/, '');
+}
+
+async function startBare(file: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(__dirname, 'bare-server.js'), file, TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  for await (const line of lines) {
+    const m = /^listening (\d+)/.exec(line);
+    if (m) {
+      clearTimeout(timer);
+      return { child, url: `http://127.0.0.1:${m[1]}/tts` };
+    }
+  }
+  throw new Error('the bare server did not start');
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function startNodeRed(tarball: string, flow: ReturnType<typeof pipelineFlow>, extra: { settings?: Record<string, unknown>; source?: string; nodeArgs?: string[]; more?: ReturnType<typeof handBuiltFlow> } = {}): Promise<NodeRedProcess> {
+  const red = new NodeRedProcess({
+    tarball,
+    flows: [...flow.flows, ...(extra.more ?? [])],
+    credentials: flow.credentials,
+    extraSettings: extra.settings,
+    settingsSource: extra.source,
+    nodeArgs: extra.nodeArgs,
+  });
+  await red.start().catch(async (err: unknown) => {
+    await red.stop();
+    throw err;
+  });
+  return red;
+}
+
+/**
+ * Fills a SQLite store with `count` devices (ids as the fleet sends them): the first through the
+ * store's own API, the others as copies of its rows (bucket and device) in one transaction, so
+ * that whatever the API writes is what all of them have, in seconds rather than minutes.
+ */
+async function provisionDevices(file: string, prefix: string, count: number): Promise<void> {
+  const template = `${prefix}-0`;
+  const store = createStore({ backend: 'sqlite', path: file });
+  await store.start();
+  await store.createDevice({ id: template, applicationId: APPLICATION, deviceId: template, bucket: template, profileId: 'pipeline-profile', assetType: 'sensor', assetGroup: 'bench', connectionTimeout: 3_600_000, at: Date.now() });
+  await store.close();
+  const db = new Database(file);
+  try {
+    const copy = (table: string, replaced: Record<string, string>, skip: string[], where: string): Database.Statement => {
+      const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name).filter((c) => !skip.includes(c));
+      return db.prepare(`INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((c) => replaced[c] ?? c).join(', ')} FROM ${table} WHERE ${where}`);
+    };
+    const bucket = copy('tts_buckets', { id: '@id', device: '@id' }, ['key'], 'id = @template');
+    const device = copy('tts_devices', { id: '@id', device_id: '@id', bucket: '@id', dev_eui: '@devEui' }, [], 'id = @template');
+    db.transaction(() => {
+      for (let i = 1; i < count; i++) {
+        const id = `${prefix}-${i}`;
+        const devEui = (0x70b3d57ed0000000n + BigInt(i)).toString(16).toUpperCase().padStart(16, '0');
+        bucket.run({ id, template });
+        device.run({ id, devEui, template });
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+let measuredPipelineCpu: number | undefined;
+
+/**
+ * The pipeline's CPU µs per uplink (Node-RED process, durable acceptance on, SQLite, steady
+ * state): this run's figure when the pipeline bench ran, else measured now (about half a minute).
+ */
+export async function pipelineCpuMicrosPerUplink(): Promise<number> {
+  if (measuredPipelineCpu !== undefined) return measuredPipelineCpu;
+  mkdirSync(join(REPO_ROOT, '.tmp'), { recursive: true });
+  const work = mkdtempSync(join(REPO_ROOT, '.tmp', 'bench-cpu-'));
+  let red: NodeRedProcess | undefined;
+  try {
+    red = await startNodeRed(packThisBuild(work), pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }));
+    const r = red;
+    const t = target('pipeline', [r.nodeUrl('/tts')], () => [r.pid!], 'cpu', sqliteRows(join(r.userDir, 'tts-data.db'), 'tts_readings'), async () => sqliteStoredCounts(join(r.userDir, 'tts-data.db')));
+    await closedRun(t, DEVICES, false);
+    for (let i = 0; i < 3; i++) await closedRun(t);
+    await verify(t);
+    measuredPipelineCpu = median(t.cpu);
+    return measuredPipelineCpu;
+  } finally {
+    await red?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** What each part needs: the packed package, a work directory, and what to stop afterwards. */
+interface Context {
+  tarball: string;
+  work: string;
+  inboxSetting: boolean;
+  elapsed: () => string;
+  /** Stopped in reverse order at the end of each part (and on failure). */
+  cleanups: Array<() => Promise<void>>;
+}
+
+async function cleanUp(ctx: Context): Promise<void> {
+  for (const stop of ctx.cleanups.splice(0).reverse()) await stop().catch((err: unknown) => console.error(`cleanup: ${(err as Error).message}`));
+}
+
+const sqliteTarget = (name: string, red: NodeRedProcess, prefix: string, file = join(red.userDir, 'tts-data.db'), urls = [red.nodeUrl('/tts')], fleetSize = DEVICES): Target =>
+  withLog(target(name, urls, () => [red.pid!], prefix, sqliteRows(file, 'tts_readings'), async () => sqliteStoredCounts(file), fleetSize), red);
+
+interface SqliteResult {
+  pipeline: Target;
+  off: Target;
+  hand: Target;
+  bare: Target;
+}
+
+/** Pipeline (inbox on and off), hand-built flow and bare server on SQLite, alternated. */
+async function sqlitePart(ctx: Context): Promise<SqliteResult> {
+  const a = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), {
+    source: handBuiltSettings(betterSqlite3Path()),
+    more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: join(ctx.work, 'hand.db') }),
+  });
+  ctx.cleanups.push(() => a.stop());
+  const b = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { settings: { ttsInbox: false } });
+  ctx.cleanups.push(() => b.stop());
+  const bare = await startBare(join(ctx.work, 'bare.db'));
+  ctx.cleanups.push(() => stopChild(bare.child));
+
+  const result: SqliteResult = {
+    pipeline: sqliteTarget('pipeline (inbox on)', a, 'pipe'),
+    hand: withLog(target('hand-built core nodes', [a.nodeUrl('/hand')], () => [a.pid!], 'hand', sqliteRows(join(ctx.work, 'hand.db'), 'readings'), sqliteCounts(join(ctx.work, 'hand.db'), BARE_COUNT_SQL)), a),
+    off: sqliteTarget(ctx.inboxSetting ? 'pipeline (inbox off)' : 'pipeline (ttsInbox: false, not yet a setting)', b, 'off'),
+    bare: target('bare node:http', [bare.url], () => [bare.child.pid!], 'bare', sqliteRows(join(ctx.work, 'bare.db'), 'readings'), sqliteCounts(join(ctx.work, 'bare.db'), BARE_COUNT_SQL)),
+  };
+  const targets = [result.pipeline, result.hand, result.off, result.bare];
+  console.log(`warm-up: every one of the ${fmt(DEVICES)} devices reports once to each variant (provisioning) [${ctx.elapsed()}]`);
+  for (const t of targets) await closedRun(t, DEVICES, false);
+  console.log(`${ROUNDS} rounds: ${fmt(CLOSED)} uplinks at concurrency ${CONCURRENCY}, then ${fmt(OPEN)} at ${fmt(OPEN_RATE)}/s, per variant [${ctx.elapsed()}]`);
+  await alternate(targets, ROUNDS, () => true);
+  for (const t of targets) console.log(`  ${await verify(t)}`);
+  measuredPipelineCpu = median(result.pipeline.cpu);
+  await cleanUp(ctx);
+  return result;
+}
+
+/** The pipeline on PostgreSQL: one Node-RED, and two on the same database (round-robin client). */
+async function postgresPart(ctx: Context): Promise<{ one: Target; two: Target }> {
+  console.log(`PostgreSQL (throwaway server, fsync on) [${ctx.elapsed()}]`);
+  const pg = await startThrowawayServer({ durable: true });
+  ctx.cleanups.push(() => pg.stop());
+  const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
+  const d = await startNodeRed(ctx.tarball, flow);
+  ctx.cleanups.push(() => d.stop());
+  const e = await startNodeRed(ctx.tarball, flow);
+  ctx.cleanups.push(() => e.stop());
+  const rowCount = postgresRows(pg.adminUrl);
+  ctx.cleanups.push(() => rowCount.end());
+  const counts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
+  const one = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', rowCount.rows, counts), d);
+  const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts), d);
+  two.problems = () => [...d.problems(), ...e.problems()];
+  for (const t of [one, two]) await closedRun(t, DEVICES, false);
+  await alternate([one, two], ROUNDS, (t) => t === one);
+  for (const t of [one, two]) console.log(`  ${await verify(t)}`);
+  await cleanUp(ctx);
+  return { one, two };
+}
+
+/** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks. */
+async function bigPart(ctx: Context): Promise<{ idle: number; t: Target }> {
+  console.log(`${fmt(BIG_FLEET)} devices provisioned into a SQLite file through the store's API [${ctx.elapsed()}]`);
+  const file = join(ctx.work, 'big.db');
+  await provisionDevices(file, 'big', BIG_FLEET);
+  const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }));
+  ctx.cleanups.push(() => f.stop());
+  const idle = rssMB(f.pid!);
+  console.log(`  uplinks from ${fmt(BIG_TOUCHED)} of them [${ctx.elapsed()}]`);
+  const t = sqliteTarget('pipeline, 100,000 devices', f, 'big', file, undefined, BIG_FLEET);
+  await closedRun(t, BIG_TOUCHED);
+  console.log(`  ${await verify(t)}`);
+  await cleanUp(ctx);
+  return { idle, t };
+}
+
+/** A --cpu-prof profile of the pipeline's Node-RED under closed-loop load, broken down. */
+async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType<typeof breakdown>; uplinks: number }> {
+  console.log(`CPU profile of the pipeline under load (--cpu-prof) [${ctx.elapsed()}]`);
+  const dir = join(ctx.work, 'profile');
+  const g = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  ctx.cleanups.push(() => g.stop());
+  const t = sqliteTarget('profiled pipeline', g, 'prof');
+  await closedRun(t, DEVICES, false);
+  const from = Number(process.hrtime.bigint() / 1000n);
+  const before = t.acked.length;
+  await closedRun(t, CLOSED);
+  const to = Number(process.hrtime.bigint() / 1000n);
+  const uplinks = t.acked.length - before;
+  console.log(`  ${await verify(t)}`);
+  await g.kill('SIGINT');
+  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
+  if (!file) throw new Error('Node-RED wrote no CPU profile');
+  const parts = breakdown(join(dir, file), from, to, uplinks);
+  await cleanUp(ctx);
+  return { t, parts, uplinks };
+}
+
+/** BENCH_PARTS=sqlite,pg,big,profile selects parts (default: all). */
+function selectedParts(): Set<string> {
+  const all = ['sqlite', 'pg', 'big', 'profile'];
+  const wanted = (process.env.BENCH_PARTS ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of wanted) if (!all.includes(p)) throw new Error(`BENCH_PARTS: unknown part ${p} (${all.join(', ')})`);
+  return new Set(wanted.length > 0 ? wanted : all);
+}
+
+export async function run(): Promise<void> {
+  const started = performance.now();
+  const parts = selectedParts();
+  mkdirSync(join(REPO_ROOT, '.tmp'), { recursive: true });
+  const work = mkdtempSync(join(REPO_ROOT, '.tmp', 'bench-pipeline-'));
+  const ctx: Context = { tarball: '', work, inboxSetting: packageHasInboxSetting(), cleanups: [], elapsed: () => `${((performance.now() - started) / 1000).toFixed(0)} s` };
+  try {
+    ctx.tarball = packThisBuild(work);
+    console.log(`package packed (${ctx.tarball.split('/').pop()}); ttsInbox setting ${ctx.inboxSetting ? 'present' : 'NOT in this build: "inbox off" runs with the setting ignored'}`);
+    const sqlite = parts.has('sqlite') ? await sqlitePart(ctx) : undefined;
+    const pg = parts.has('pg') ? await postgresPart(ctx) : undefined;
+    const big = parts.has('big') ? await bigPart(ctx) : undefined;
+    const profile = parts.has('profile') ? await profilePart(ctx) : undefined;
+    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
+
+    // ---- report (paste-ready) ------------------------------------------------------------------------
+    const total = ((performance.now() - started) / 1000).toFixed(0);
+    for (const t of all) for (const text of t.notes) console.log(`note, ${t.name}: ${text}`);
+    console.log(`\n--- paste into README (Performance) ---`);
+    console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
+    console.log(TABLE_HEAD);
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two] : [])]) console.log(row(t));
+    console.log('');
+    if (sqlite) {
+      const vsHand = ratio(sqlite.pipeline, sqlite.hand);
+      const vsBare = ratio(sqlite.pipeline, sqlite.bare);
+      const onOff = ratio(sqlite.pipeline, sqlite.off);
+      const cost = 1 - onOff.median;
+      const p99 = median(sqlite.pipeline.p99);
+      console.log(`- pipeline / hand-built: ${vsHand.text}, goal ≥ 2×: ${goal(vsHand.median >= 2)}`);
+      console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
+      console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
+      console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+    }
+    if (big) {
+      const rss = median(big.t.rss);
+      console.log(`- RSS with ${fmt(BIG_FLEET)} provisioned devices: ${fmt(big.idle)} MB after start, ${fmt(rss)} MB after uplinks from ${fmt(BIG_TOUCHED)} of them (${fmt(median(big.t.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(big.idle, rss) < 250)}`);
+    }
+    if (pg) {
+      const twoOne = ratio(pg.two, pg.one);
+      console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
+    }
+    if (profile) {
+      const { parts: cpu, uplinks, t } = profile;
+      const us = median(t.cpu);
+      console.log(`\nCPU per uplink in the pipeline's Node-RED process: shares of a --cpu-prof profile (${fmt(cpu.samples)} samples over ${fmt(uplinks)} uplinks at concurrency ${CONCURRENCY}${cpu.wholeProfile ? ', WHOLE profile: the load window matched no sample' : ''}) times the CPU time /proc measured (${fmt(us)} µs per uplink):\n`);
+      console.log('| where | µs per uplink | share |\n|---|---:|---:|');
+      for (const bucket of BUCKETS) console.log(`| ${bucket} | ${fmt(cpu.share[bucket] * us)} | ${fmt(cpu.share[bucket] * 100)} % |`);
+      console.log(`| total | ${fmt(us)} | |`);
+      console.log(`\nlargest parts of "rest": ${cpu.restTop.map(([label, share]) => `${label} ${fmt(share * us)} µs`).join(', ')}`);
+    }
+    console.log(`--- end (pipeline bench: ${total} s) ---`);
+    const failed = all.filter((t) => t.failure);
+    if (failed.length > 0) throw new Error(`acknowledged uplinks missing from the store: ${failed.map((t) => `${t.name}: ${t.failure}`).join('; ')}`);
+  } finally {
+    await cleanUp(ctx);
+    rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,400 @@
+import { promises as fsp, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * An append-only log of accepted webhook messages, local to this Node-RED instance, so that a
+ * 2xx to TTS can mean "recorded on disk" even while a remote store is down.
+ *
+ * Records are framed by length, so bodies are stored byte for byte without escaping:
+ *   A <seq> <acceptedAt> <metaBytes> <bodyBytes>\n<meta JSON><body>\n   an accepted message
+ *   D <seq> <seq> …\n                                                   finished messages
+ *   E <seq> <key>\n                                                     an effect done once (a downlink sent)
+ * Appends are written and fdatasync'ed in groups: every request that arrives while one group is
+ * being synced joins the next, so concurrent requests share one sync. Finish and effect records
+ * ride along with the next group; losing them in a crash only means a replay, which downstream
+ * nodes recognise. A segment is deleted once every message in it has finished.
+ */
+
+export interface EntryMeta {
+  /** The tts-webhook-in node that accepted it. */
+  node: string;
+  /** Where it came from when not from a webhook request. */
+  source?: 'backfill';
+}
+
+export interface LogEntry extends EntryMeta {
+  seq: number;
+  acceptedAt: number;
+  /** Body size in bytes, for the inbox's byte bound. */
+  size: number;
+  /** Effects recorded for it (e.g. `downlink:<node id>`). */
+  effects?: Set<string>;
+}
+
+export interface StoredEntry extends LogEntry {
+  body: string;
+}
+
+export interface LogOptions {
+  /** Start a new segment once the current one is larger than this (default 16 MiB). */
+  segmentBytes?: number;
+  /** How long finish records may wait for a group when nothing is appended (default 200 ms). */
+  finishDelayMs?: number;
+}
+
+interface Segment {
+  first: number;
+  file: string;
+  handle?: fsp.FileHandle;
+  size: number;
+  live: number;
+}
+
+interface Located extends LogEntry {
+  segment: Segment;
+  /** Where the body starts in the segment file. */
+  offset: number;
+}
+
+interface Group {
+  chunks: Buffer[];
+  /** Entries whose records are in `chunks`, with the chunk index of each. */
+  appended: Array<{ entry: Located; chunk: number; bodyAt: number }>;
+  waiters: Array<{ resolve: () => void; reject: (err: Error) => void }>;
+}
+
+const SEGMENT_PATTERN = /^inbox-(\d{12})\.log$/;
+
+function segmentName(firstSeq: number): string {
+  return `inbox-${String(firstSeq).padStart(12, '0')}.log`;
+}
+
+function acceptRecord(seq: number, acceptedAt: number, metaText: string, body: string): { chunk: Buffer; bodyAt: number; size: number } {
+  const metaBytes = Buffer.byteLength(metaText);
+  const size = Buffer.byteLength(body);
+  const header = `A ${seq} ${acceptedAt} ${metaBytes} ${size}\n`;
+  return { chunk: Buffer.from(`${header}${metaText}${body}\n`), bodyAt: Buffer.byteLength(header) + metaBytes, size };
+}
+
+/** Reads one segment; a torn record at the end (a crash mid-write) ends the segment. */
+function readSegment(data: Buffer, onAccept: (entry: StoredEntry) => void, onFinish: (seq: number) => void, onEffect: (seq: number, key: string) => void): void {
+  let at = 0;
+  while (at < data.length) {
+    const eol = data.indexOf(10, at);
+    if (eol < 0) return;
+    const header = data.toString('latin1', at, eol).split(' ');
+    at = eol + 1;
+    if (header[0] === 'A' && header.length === 5) {
+      const [seq, acceptedAt, metaBytes, bodyBytes] = header.slice(1).map(Number);
+      const end = at + metaBytes + bodyBytes;
+      if (![seq, acceptedAt, metaBytes, bodyBytes].every(Number.isSafeInteger) || end + 1 > data.length || data[end] !== 10) return;
+      let meta: EntryMeta;
+      try {
+        meta = JSON.parse(data.toString('utf8', at, at + metaBytes)) as EntryMeta;
+      } catch {
+        return;
+      }
+      onAccept({ ...meta, seq, acceptedAt, size: bodyBytes, body: data.toString('utf8', at + metaBytes, end) });
+      at = end + 1;
+    } else if (header[0] === 'D') {
+      for (const s of header.slice(1)) onFinish(Number(s));
+    } else if (header[0] === 'E' && header.length === 3) {
+      onEffect(Number(header[1]), header[2]);
+    } else {
+      return;
+    }
+  }
+}
+
+function metaOf(entry: LogEntry): EntryMeta {
+  return {
+    node: entry.node,
+    ...(entry.source ? { source: entry.source } : {}),
+  };
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const dir = await fsp.open(directory, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+export class DurableLog {
+  private readonly segmentBytes: number;
+  private readonly finishDelayMs: number;
+  /** Oldest first; the last one is written to. */
+  private readonly segments: Segment[] = [];
+  private readonly entries = new Map<number, Located>();
+  private nextSeq: number;
+  private group: Group = { chunks: [], appended: [], waiters: [] };
+  private writing: Promise<void> | undefined;
+  private finishTimer: NodeJS.Timeout | undefined;
+  private liveBytes = 0;
+  private failure: Error | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly directory: string,
+    nextSeq: number,
+    options: LogOptions,
+  ) {
+    this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
+    this.finishDelayMs = options.finishDelayMs ?? 200;
+    this.nextSeq = nextSeq;
+  }
+
+  /**
+   * Opens the log in `directory` (created if missing) and returns it with the messages that were
+   * accepted and never finished, oldest first. The unfinished messages are first copied into a
+   * fresh segment (synced), then the old segments are removed, so a message that never finishes
+   * cannot keep finished ones on disk across restarts.
+   */
+  static async open(directory: string, options: LogOptions = {}): Promise<{ log: DurableLog; unfinished: StoredEntry[] }> {
+    mkdirSync(directory, { recursive: true });
+    const files = readdirSync(directory)
+      .map((name) => SEGMENT_PATTERN.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ file: join(directory, m[0]), first: Number(m[1]) }))
+      .sort((a, b) => a.first - b.first);
+    const accepted = new Map<number, StoredEntry>();
+    let maxSeq = 0;
+    for (const { file } of files) {
+      readSegment(
+        readFileSync(file),
+        (entry) => {
+          accepted.set(entry.seq, entry);
+          maxSeq = Math.max(maxSeq, entry.seq);
+        },
+        (seq) => accepted.delete(seq),
+        (seq, key) => {
+          const entry = accepted.get(seq);
+          if (entry) (entry.effects ??= new Set()).add(key);
+        },
+      );
+    }
+    const unfinished = [...accepted.values()].sort((a, b) => a.seq - b.seq);
+    const log = new DurableLog(directory, Math.max(maxSeq, ...files.map((f) => f.first)) + 1, options);
+    if (unfinished.length > 0) {
+      for (const entry of unfinished) {
+        const { chunk, bodyAt } = acceptRecord(entry.seq, entry.acceptedAt, JSON.stringify(metaOf(entry)), entry.body);
+        const located: Located = { ...metaOf(entry), seq: entry.seq, acceptedAt: entry.acceptedAt, size: entry.size, segment: undefined as unknown as Segment, offset: 0 };
+        if (entry.effects) located.effects = new Set(entry.effects);
+        log.entries.set(entry.seq, located);
+        log.liveBytes += entry.size;
+        log.group.appended.push({ entry: located, chunk: log.group.chunks.length, bodyAt });
+        log.group.chunks.push(chunk);
+        for (const key of entry.effects ?? []) log.group.chunks.push(Buffer.from(`E ${entry.seq} ${key}\n`));
+      }
+      const copied = new Promise<void>((resolve, reject) => log.group.waiters.push({ resolve, reject }));
+      log.startWriting();
+      await copied;
+    }
+    for (const { file } of files) unlinkSync(file);
+    if (files.length > 0) await syncDirectory(directory);
+    return { log, unfinished };
+  }
+
+  /** Messages accepted and not finished. */
+  get unfinished(): number {
+    return this.entries.size;
+  }
+
+  /** Body bytes of the messages accepted and not finished. */
+  get unfinishedBytes(): number {
+    return this.liveBytes;
+  }
+
+  /** Set once a write or sync failed: the log takes nothing more until reopened. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  entry(seq: number): LogEntry | undefined {
+    return this.entries.get(seq);
+  }
+
+  /** Unfinished entries accepted by one node, oldest first. */
+  entriesOf(node: string): LogEntry[] {
+    const found: LogEntry[] = [];
+    for (const entry of this.entries.values()) if (entry.node === node) found.push(entry);
+    return found.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Records a message; resolves with its sequence number once it is synced to disk. */
+  append(body: string, meta: EntryMeta, acceptedAt = Date.now()): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('inbox is closed'));
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = this.nextSeq++;
+    const { chunk, bodyAt, size } = acceptRecord(seq, acceptedAt, JSON.stringify(meta), body);
+    const entry: Located = { ...meta, seq, acceptedAt, size, segment: undefined as unknown as Segment, offset: 0 };
+    this.entries.set(seq, entry);
+    this.liveBytes += size;
+    this.group.appended.push({ entry, chunk: this.group.chunks.length, bodyAt });
+    this.group.chunks.push(chunk);
+    const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+    this.startWriting();
+    return synced.then(
+      () => seq,
+      (err: Error) => {
+        this.forget(seq);
+        throw err;
+      },
+    );
+  }
+
+  /** Marks messages finished (written with the next group; no sync of their own). */
+  finish(seqs: number[]): void {
+    const done = seqs.filter((seq) => this.forget(seq));
+    if (done.length === 0 || this.closed) return;
+    this.group.chunks.push(Buffer.from(`D ${done.join(' ')}\n`));
+    this.finishTimer ??= setTimeout(() => {
+      this.finishTimer = undefined;
+      this.startWriting();
+    }, this.finishDelayMs);
+  }
+
+  /** Records that an effect (a downlink sent for this message) happened; resolves once synced. */
+  recordEffect(seq: number, key: string): Promise<void> {
+    const entry = this.entries.get(seq);
+    if (!entry || this.closed || this.failure) return Promise.resolve();
+    if (/\s/.test(key)) return Promise.reject(new Error('effect keys have no white space'));
+    (entry.effects ??= new Set()).add(key);
+    this.group.chunks.push(Buffer.from(`E ${seq} ${key}\n`));
+    const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+    this.startWriting();
+    return synced;
+  }
+
+  /** The stored body of an unfinished message (read back for replays). */
+  async body(seq: number): Promise<string> {
+    const entry = this.entries.get(seq);
+    if (!entry) throw new Error(`message ${seq} is not in the inbox`);
+    // The group that holds it may still be on its way to disk.
+    while (entry.segment === undefined && this.entries.has(seq)) {
+      if (this.failure) throw this.failure;
+      await this.drain();
+    }
+    const handle = await fsp.open(entry.segment.file, 'r');
+    try {
+      const buffer = Buffer.alloc(entry.size);
+      const { bytesRead } = await handle.read(buffer, 0, entry.size, entry.offset);
+      if (bytesRead !== entry.size) throw new Error(`message ${seq} could not be read back`);
+      return buffer.toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Writes and syncs everything pending. */
+  async drain(): Promise<void> {
+    while (this.writing || this.group.chunks.length > 0) {
+      if (!this.writing) this.startWriting();
+      await this.writing;
+      if (this.failure) return;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.finishTimer) clearTimeout(this.finishTimer);
+    this.finishTimer = undefined;
+    if (this.group.chunks.length > 0) {
+      // Finish records too are worth a sync on a clean stop: fewer replays after it.
+      const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+      this.startWriting();
+      await synced.catch(() => undefined);
+    }
+    await this.drain();
+    this.closed = true;
+    for (const segment of this.segments) await segment.handle?.close();
+  }
+
+  private forget(seq: number): boolean {
+    const entry = this.entries.get(seq);
+    if (!entry) return false;
+    this.entries.delete(seq);
+    this.liveBytes -= entry.size;
+    if (entry.segment) {
+      entry.segment.live -= 1;
+      this.removeFinishedSegments();
+    }
+    return true;
+  }
+
+  /**
+   * Removes the oldest segments while nothing in them is unfinished. Only from the oldest: a
+   * later segment may hold the finish records of an earlier one's messages.
+   */
+  private removeFinishedSegments(): void {
+    while (this.segments.length > 1 && this.segments[0].live === 0) {
+      const old = this.segments.shift()!;
+      const handle = old.handle;
+      old.handle = undefined;
+      void (handle ? handle.close() : Promise.resolve()).then(() => fsp.unlink(old.file)).catch(() => undefined);
+    }
+  }
+
+  private startWriting(): void {
+    if (this.writing || this.group.chunks.length === 0 || this.closed) return;
+    this.writing = this.writeGroup().finally(() => {
+      this.writing = undefined;
+      if (this.group.waiters.length > 0) this.startWriting();
+    });
+  }
+
+  private async writeGroup(): Promise<void> {
+    const group = this.group;
+    this.group = { chunks: [], appended: [], waiters: [] };
+    if (this.finishTimer) clearTimeout(this.finishTimer);
+    this.finishTimer = undefined;
+    try {
+      if (this.failure) throw this.failure;
+      const data = Buffer.concat(group.chunks);
+      const segment = await this.segmentFor(data.length);
+      const handle = segment.handle!;
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await handle.write(data, written, data.length - written);
+        written += bytesWritten;
+      }
+      if (group.waiters.length > 0) await handle.datasync();
+      let position = segment.size;
+      let next = 0;
+      for (let i = 0; i < group.chunks.length; i++) {
+        const placed = group.appended[next];
+        if (placed?.chunk === i) {
+          next += 1;
+          if (this.entries.get(placed.entry.seq) === placed.entry) {
+            placed.entry.segment = segment;
+            placed.entry.offset = position + placed.bodyAt;
+            segment.live += 1;
+          }
+        }
+        position += group.chunks[i].length;
+      }
+      segment.size = position;
+      for (const w of group.waiters) w.resolve();
+    } catch (err) {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      for (const w of group.waiters) w.reject(this.failure);
+    }
+  }
+
+  private async segmentFor(bytes: number): Promise<Segment> {
+    const current = this.segments[this.segments.length - 1];
+    if (current?.handle && (current.size === 0 || current.size + bytes <= this.segmentBytes)) return current;
+    await current?.handle?.close();
+    if (current) current.handle = undefined;
+    const first = this.nextSeq;
+    const file = join(this.directory, segmentName(first));
+    const segment: Segment = { first, file, handle: await fsp.open(file, 'a'), size: 0, live: 0 };
+    // The new file's directory entry must survive a crash too.
+    await syncDirectory(this.directory);
+    this.segments.push(segment);
+    this.removeFinishedSegments();
+    return segment;
+  }
+}

@@ -1,0 +1,113 @@
+import { strict as assert } from 'node:assert';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DurableLog } from '../../src/inbox/durable-log';
+
+describe('durable inbox log', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tts-log-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const segments = (): string[] => readdirSync(dir).filter((f) => f.endsWith('.log'));
+
+  it('gives back, after a reopen, exactly the messages that were appended and not finished, oldest first', async () => {
+    const { log } = await DurableLog.open(dir);
+    const seqs = await Promise.all(['{"a":1}', '{"b":"ü\\n"}', '{"c":3}'].map((body) => log.append(body, { node: 'n1' }, 1000)));
+    log.finish([seqs[1]]);
+    await log.close();
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => [e.seq, e.body, e.node, e.acceptedAt]), [
+      [seqs[0], '{"a":1}', 'n1', 1000],
+      [seqs[2], '{"c":3}', 'n1', 1000],
+    ]);
+    assert.equal(again.unfinished, 2);
+    assert.equal(await again.body(seqs[2]), '{"c":3}');
+    await again.close();
+  });
+
+  it('keeps a message whose finish record was never written (a crash before the next group)', async () => {
+    const { log } = await DurableLog.open(dir, { finishDelayMs: 60_000 });
+    const seq = await log.append('{"x":1}', { node: 'n' });
+    log.finish([seq]);
+    // No close: the process "dies" with the finish record still in memory.
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => e.seq), [seq]);
+    await again.close();
+    await log.close();
+  });
+
+  it('ignores a record torn by a crash mid-write and keeps every complete one before it', async () => {
+    const { log } = await DurableLog.open(dir);
+    const seq = await log.append('{"ok":true}', { node: 'n' });
+    await log.close();
+    const [file] = segments();
+    appendFileSync(join(dir, file), 'A 99 1 12 400\n{"node":"n"}{"half');
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => [e.seq, e.body]), [[seq, '{"ok":true}']]);
+    // New messages never reuse a number.
+    assert.ok((await again.append('{}', { node: 'n' })) > seq);
+    await again.close();
+  });
+
+  it('shares one sync among concurrent appends and resolves each only once it is written', async () => {
+    const { log } = await DurableLog.open(dir);
+    const appended = await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(`{"i":${i}}`, { node: 'n' })));
+    assert.equal(new Set(appended).size, 500);
+    const size = statSync(join(dir, segments()[0])).size;
+    assert.ok(size > 500 * 8, `segment holds every record (${size} bytes)`);
+    await log.close();
+  });
+
+  it('removes finished segments, oldest first, and copies a message that never finishes into a fresh segment on open', async () => {
+    const { log } = await DurableLog.open(dir, { segmentBytes: 200, finishDelayMs: 1 });
+    const stuck = await log.append('{"stuck":true}', { node: 'n' });
+    const others: number[] = [];
+    for (let i = 0; i < 20; i++) others.push(await log.append(`{"n":${i},"pad":"${'x'.repeat(40)}"}`, { node: 'n' }));
+    assert.ok(segments().length > 5, 'small segments rotate');
+    log.finish(others);
+    await log.drain();
+    // The stuck message's segment holds the rest on disk until the next open.
+    assert.ok(segments().length > 1);
+    await log.close();
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => e.seq), [stuck]);
+    assert.equal(segments().length, 1);
+    assert.equal(await again.body(stuck), '{"stuck":true}');
+    again.finish([stuck]);
+    await again.close();
+    const { log: last, unfinished: none } = await DurableLog.open(dir);
+    assert.deepEqual(none, []);
+    assert.deepEqual(segments(), []);
+    await last.close();
+  });
+
+  it('remembers an effect (a downlink sent) across a reopen', async () => {
+    const { log } = await DurableLog.open(dir);
+    const seq = await log.append('{}', { node: 'n' });
+    await log.recordEffect(seq, 'downlink:node-1');
+    await log.close();
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual([...(unfinished[0].effects ?? [])], ['downlink:node-1']);
+    assert.equal(again.entry(seq)?.effects?.has('downlink:node-1'), true);
+    await again.close();
+  });
+
+  it('refuses appends once the disk failed, saying why, and loses nothing already synced', async () => {
+    const { log } = await DurableLog.open(dir);
+    const seq = await log.append('{"kept":1}', { node: 'n' });
+    // Make the next segment impossible to create: rotation needs a new file.
+    rmSync(dir, { recursive: true, force: true });
+    const tiny = await DurableLog.open(join(dir, 'sub'), { segmentBytes: 1 });
+    await tiny.log.append('{}', { node: 'n' });
+    rmSync(join(dir, 'sub'), { recursive: true, force: true });
+    await assert.rejects(tiny.log.append('{"x":1}', { node: 'n' }), /ENOENT/);
+    await assert.rejects(tiny.log.append('{"y":1}', { node: 'n' }), /ENOENT/);
+    assert.ok(tiny.log.error);
+    assert.ok(seq > 0);
+    await tiny.log.close();
+    await log.close();
+  });
+});

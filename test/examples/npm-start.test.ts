@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort, REPO_ROOT } from '../helpers/node-red-process';
@@ -86,6 +86,20 @@ describe('npm start (scripts/start.js)', function () {
     assert.match(await dashboard.text(), /<html/i);
   });
 
+  it('lists the examples by their human names in Import › Examples, and serves each', async () => {
+    const library = `http://127.0.0.1:${port}/library/examples/flows/node-red-contrib-the-things-stack`;
+    const listing = (await (await fetch(library)).json()) as Array<{ fn?: string }>;
+    const files = readdirSync(join(REPO_ROOT, 'examples')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    assert.deepEqual(listing.map((entry) => entry.fn).sort(), files.sort());
+    for (const name of files) {
+      assert.match(name, /^\d · [A-Z]/, 'numbered in reading order, then words');
+      const res = await fetch(`${library}/${encodeURIComponent(name)}`);
+      assert.equal(res.status, 200, name);
+      const flow = (await res.json()) as Array<{ type: string; label?: string }>;
+      assert.ok(flow.some((n) => n.type === 'tab' && String(n.label).startsWith(name.slice(0, 4))), `${name}: its tab is labelled alike`);
+    }
+  });
+
   it('opens the editor on the flows: no tour, no update-notification prompt', async () => {
     const settings = (await (await fetch(`http://127.0.0.1:${port}/settings`)).json()) as { telemetryEnabled?: boolean; editorTheme?: { tours?: boolean } };
     // The editor asks "enable update notifications?" only while telemetryEnabled is undefined.
@@ -114,7 +128,8 @@ describe('npm start (scripts/start.js)', function () {
       if (buckets.includes('sim-device-01') && buckets.includes('dashboard-device-01')) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    assert.deepEqual(buckets.sort(), ['dashboard-device-01', 'sim-device-01']);
+    assert.ok(buckets.includes('sim-device-01') && buckets.includes('dashboard-device-01'), `buckets with readings: ${buckets.join(', ')}\n${output}`);
+    assert.ok(buckets.every((id) => /^(sim|dashboard)-device-0\d$/.test(id)), `only the storing applications' devices: ${buckets.join(', ')}`);
     assert.doesNotMatch(output, /\[(error)\]/, output);
   });
 });

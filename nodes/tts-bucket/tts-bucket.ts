@@ -3,40 +3,17 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { Node, NodeMessage } from 'node-red';
 import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
+import { sendError } from '../shared/errors';
+import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
-import { sendError } from '../shared/errors';
+import { parseTime } from '../../src/bucket/bucket-input';
+import { BucketInputError, BucketService, type BucketMessage } from '../../src/bucket/bucket-service';
 import { exportBucket, isExportFormat } from '../../src/store/export';
-import { readingToRow } from '../../src/store/export';
-import { toChartPoints } from '../../src/store/chart';
-import { StoreInputError, describeError } from '../../src/store/errors';
+import { StoreDataError, StoreInputError, describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';
-import type { Retention, StoredReading } from '../../src/store/types';
-import { radioSummary } from '../../src/registry/radio-summary';
-import type { TtsEnvelope } from '../../src/tts/envelope-types';
 import type { TtsStoreNode } from '../tts-store/types';
-import { bool, parseCount, parseTime, retentionOf } from './bucket-input';
 import type { TtsBucketDef } from './types';
-
-type BucketMsg = NodeMessage & {
-  bucket?: unknown;
-  tts?: TtsEnvelope;
-  from?: unknown;
-  to?: unknown;
-  limit?: unknown;
-  last?: unknown;
-  order?: unknown;
-  format?: unknown;
-  fields?: unknown;
-  after?: unknown;
-  next?: unknown;
-  stored?: unknown;
-};
-
-function isCursor(value: unknown): value is { ts: number; fCnt: number } {
-  const v = value as { ts?: unknown; fCnt?: unknown } | undefined;
-  return !!v && typeof v === 'object' && Number.isFinite(v.ts) && Number.isFinite(v.fCnt);
-}
 
 export = (RED: NodeAPI): void => {
   function TtsBucket(this: Node, config: TtsBucketDef): void {
@@ -44,108 +21,49 @@ export = (RED: NodeAPI): void => {
     const status = new StatusReporter(this);
     const storeNode = RED.nodes.getNode(config.store) as TtsStoreNode | null;
     const store = storeNode?.store;
-    const mode = config.mode === 'query' ? 'query' : 'write';
-    const fixedBucket = (config.bucket ?? '').trim();
-    const withRadio = bool(config.radio);
-    let retention: Retention | undefined;
-    let configError: string | undefined;
-    try {
-      retention = retentionOf(config.maxAge, config.maxRows);
-      parseCount(config.limit, 'limit');
-    } catch (err) {
-      configError = (err as Error).message;
-    }
-    // One retention update per bucket, shared by the messages that arrive while it runs, so they
-    // all wait for the same promise and reach the store in the order they came (not the order in
-    // which concurrent updates happen to finish).
-    const retentionApplied = new Map<string, Promise<void>>();
-    const applyRetention = (bucket: string, wanted: Retention): Promise<void> => {
-      let applied = retentionApplied.get(bucket);
-      if (!applied) {
-        applied = store!.setRetention(bucket, wanted).catch((err: unknown) => {
-          retentionApplied.delete(bucket); // try again with the next message
-          throw err;
-        });
-        retentionApplied.set(bucket, applied);
-      }
-      return applied;
-    };
+    const service = store ? new BucketService(store, config) : undefined;
     let stored = 0;
     let queries = 0;
+    const handBack = new HandBack(this, status, {
+      status: (count, reason) => RED._('tts-bucket.status.held', { count, reason }),
+      warn: (reason) => RED._('tts-bucket.warn.held', { reason }),
+    });
 
     if (!store) status.error(RED._(storeNode ? 'tts-bucket.status.store-invalid' : 'tts-bucket.status.no-store'));
-    else if (configError) status.error(configError);
+    else if (service?.configError) status.error(service.configError);
 
+    const storedText = (): string => RED._('tts-bucket.status.stored', { count: stored });
     const onState = (state: StoreState): void => {
-      if (state.status === 'unavailable') status.error(RED._('tts-bucket.status.unavailable', { queued: state.queued }));
-      else if (state.status === 'ready' && (stored > 0 || queries > 0)) status.ok(RED._('tts-bucket.status.back'));
+      if (state.status === 'unavailable') status.error(RED._('tts-bucket.status.unavailable'));
+      else if (state.status === 'ready' && (stored > 0 || queries > 0 || handBack.count > 0)) {
+        handBack.reset();
+        status.ok(RED._('tts-bucket.status.back'));
+      }
     };
     store?.on('state', onState);
 
-    const bucketOf = (msg: BucketMsg): string => {
-      const id = msg.bucket !== undefined && msg.bucket !== '' ? msg.bucket : fixedBucket;
-      if (typeof id !== 'string' || id === '') throw new StoreInputError(RED._('tts-bucket.errors.no-bucket'));
-      return id;
-    };
-
-    const write = async (msg: BucketMsg): Promise<void> => {
-      const bucket = bucketOf(msg);
-      const tts = msg.tts && typeof msg.tts === 'object' ? msg.tts : undefined;
-      const received = tts ? Date.parse(tts.received_at) : Number.NaN;
-      const ts = Number.isFinite(received) ? received : Date.now();
-      const isUplink = tts?.type === 'uplink_message';
-      if (retention) await applyRetention(bucket, retention);
-      const outcome = await store!.write({
-        bucket,
-        ts,
-        ...(isUplink && tts?.f_cnt !== undefined ? { fCnt: tts.f_cnt } : {}),
-        ...(isUplink && tts?.f_port !== undefined ? { fPort: tts.f_port } : {}),
-        data: msg.payload as Record<string, unknown>,
-        ...(withRadio && isUplink && tts ? { radio: radioSummary(tts) } : {}),
-      });
-      msg.stored = { bucket, time: new Date(ts).toISOString(), queued: outcome.queued };
-      stored += 1;
-      if (outcome.queued) status.waiting(RED._('tts-bucket.status.queued', { queued: store!.queued }));
-      else status.ok(RED._('tts-bucket.status.stored', { count: stored }));
-    };
-
-    const query = async (msg: BucketMsg): Promise<void> => {
-      const bucket = bucketOf(msg);
-      const from = parseTime(msg.from, 'from');
-      const to = parseTime(msg.to, 'to');
-      const last = parseCount(msg.last, 'msg.last');
-      const limit = last ?? parseCount(msg.limit, 'msg.limit') ?? parseCount(config.limit, 'limit') ?? 1000;
-      const order = last !== undefined ? 'desc' : msg.order === undefined ? 'asc' : msg.order;
-      if (order !== 'asc' && order !== 'desc') throw new StoreInputError(RED._('tts-bucket.errors.order'));
-      const format = msg.format ?? config.format ?? 'rows';
-      if (format !== 'rows' && format !== 'chart') throw new StoreInputError(RED._('tts-bucket.errors.format'));
-      const page = await store!.query({
-        bucket,
-        limit,
-        order,
-        ...(from !== undefined ? { from } : {}),
-        ...(to !== undefined ? { to } : {}),
-        ...(isCursor(msg.after) ? { after: msg.after } : {}),
-      });
-      // "last N" is asked newest-first but shown oldest-first, as charts and tables expect.
-      const rows: StoredReading[] = last !== undefined ? [...page.rows].reverse() : page.rows;
-      const fields = Array.isArray(msg.fields) ? msg.fields.filter((f): f is string => typeof f === 'string') : undefined;
-      msg.payload = format === 'chart' ? toChartPoints(rows, fields) : rows.map(readingToRow);
-      msg.bucket = bucket;
-      if (page.next && last === undefined) msg.next = page.next;
-      else delete msg.next;
-      queries += 1;
-      status.ok(RED._('tts-bucket.status.rows', { count: rows.length }));
-    };
-
     onInput(this, async (msg, send) => {
-      if (!store) throw new Error(RED._('tts-bucket.errors.no-store', { error: storeNode?.configError ?? '' }));
-      if (configError) throw new Error(configError);
+      if (!service) throw new Error(RED._('tts-bucket.errors.no-store', { error: storeNode?.configError ?? '' }));
+      if (service.configError) throw new Error(service.configError);
+      const m = msg as NodeMessage & BucketMessage & { stored?: unknown; next?: unknown };
       try {
-        if (mode === 'write') await write(msg as BucketMsg);
-        else await query(msg as BucketMsg);
+        if (service.mode === 'write') {
+          m.stored = await service.write(m);
+          stored += 1;
+          status.ok(storedText);
+        } else {
+          const answer = await service.query(m);
+          m.payload = answer.payload;
+          m.bucket = answer.bucket;
+          if (answer.next) m.next = answer.next;
+          else delete m.next;
+          queries += 1;
+          status.ok(() => RED._('tts-bucket.status.rows', { count: answer.rows }));
+        }
       } catch (err) {
-        if (!(err instanceof StoreInputError)) status.error(RED._('tts-bucket.status.failed'));
+        if (handBack.tryHold(msg, err)) return;
+        if (err instanceof BucketInputError) throw new Error(RED._(`tts-bucket.errors.${err.reason}`));
+        if (!(err instanceof StoreInputError) && !(err instanceof StoreDataError)) status.error(RED._('tts-bucket.status.failed'));
         throw new Error(describeError(err));
       }
       send(msg);

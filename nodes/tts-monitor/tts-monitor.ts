@@ -10,7 +10,7 @@ import type { DeviceRegistry } from '../../src/registry/registry';
 import { StoreInputError, describeError } from '../../src/store/errors';
 import type { TtsStore } from '../../src/store/store';
 import type { TtsStoreNode } from '../tts-store/types';
-import { parseCount, parseTime } from '../tts-bucket/bucket-input';
+import { parseCount, parseTime } from '../../src/bucket/bucket-input';
 
 /** Comms topics the sidebar subscribes to. */
 const LOG_TOPIC = 'tts-monitor/log';

@@ -47,6 +47,7 @@ export = (RED: NodeAPI): void => {
         break;
       case 'finished': {
         const { injected, skipped, refused, requests } = event.outcome;
+        if (event.recheck && injected === 0 && refused === 0) break; // a second look that found nothing
         log(RED._('tts-profile.backfill.finished', { app: event.applicationId, injected, skipped, requests, seconds: (event.ms / 1000).toFixed(1) }));
         if (refused > 0) warn(RED._('tts-profile.backfill.refused', { app: event.applicationId, count: refused, reason: event.outcome.refusal ?? '' }));
         break;

@@ -1,11 +1,12 @@
 import type { Node, NodeMessage } from 'node-red';
 import { type NodeAPI, registerNode } from '../shared/red-types';
+import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { logLifecycle, logProvisionProblem } from '../../src/monitor/log-entries';
 import { profileRegistry } from '../../src/profile/profile-registry';
 import type { LifecycleEvent } from '../../src/registry/registry';
-import { describeError } from '../../src/store/errors';
+import { StoreDataError, StoreUnavailableError, describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';
 import type { TtsEnvelope } from '../../src/tts/envelope-types';
 import type { TtsStoreNode } from '../tts-store/types';
@@ -46,6 +47,10 @@ export = (RED: NodeAPI): void => {
     let unknown = 0;
 
     const counts = (): string => RED._('tts-provision.status.counts', { devices, unknown });
+    const handBack = new HandBack(this, status, {
+      status: (count, reason) => RED._('tts-provision.status.held', { count, reason }),
+      warn: (reason) => RED._('tts-provision.warn.held', { reason }),
+    });
 
     if (!registry) {
       status.error(RED._(storeNode ? 'tts-provision.status.store-invalid' : 'tts-provision.status.no-store'));
@@ -55,7 +60,10 @@ export = (RED: NodeAPI): void => {
 
     const onState = (state: StoreState): void => {
       if (state.status === 'unavailable') status.error(RED._('tts-provision.status.unavailable'));
-      else if (state.status === 'ready') status.ok(counts());
+      else if (state.status === 'ready') {
+        handBack.reset();
+        status.ok(counts);
+      }
     };
     storeNode?.store?.on('state', onState);
 
@@ -67,6 +75,8 @@ export = (RED: NodeAPI): void => {
     };
     registry?.on('lifecycle', onLifecycle);
 
+    // The message goes on at once, with its device from memory; it is done (may leave the inbox)
+    // only once its creation or sighting is committed, and its lifecycle events follow then.
     onInput(this, async (msg, send) => {
       if (!registry) {
         throw new Error(RED._('tts-provision.errors.no-store', { error: storeNode?.configError ?? '' }));
@@ -75,30 +85,47 @@ export = (RED: NodeAPI): void => {
       if (!isEnvelope(envelope)) throw new Error(RED._('tts-provision.errors.no-envelope'));
       const profile = profileRegistry.select(envelope.application_id, config.profile);
       if (!profile) throw new Error(RED._('tts-provision.errors.no-profile', { applicationId: envelope.application_id }));
-      let result;
-      try {
-        result = await registry.process(envelope, profile.settings);
-      } catch (err) {
-        status.error(RED._('tts-provision.status.failed'));
+      const storeError = (err: unknown): Error => {
+        if (!(err instanceof StoreDataError)) status.error(RED._('tts-provision.status.failed'));
         logProvisionProblem(envelope, config.profile, 'failed', describeError(err));
-        throw new Error(RED._('tts-provision.errors.store', { error: describeError(err) }));
+        return new Error(RED._('tts-provision.errors.store', { error: describeError(err) }));
+      };
+      let accepted;
+      try {
+        const refusal = registry.store.refusal;
+        if (refusal !== undefined) throw new StoreUnavailableError(refusal);
+        accepted = await registry.accept(envelope, profile.settings);
+      } catch (err) {
+        if (handBack.tryHold(msg, err)) return;
+        throw storeError(err);
       }
       const out = msg as NodeMessage & { device?: unknown; bucket?: string };
-      if (result.device) {
-        out.device = result.device;
-        out.bucket = result.device.bucket;
-        if (result.created) devices += 1;
+      if (accepted.device) {
+        out.device = accepted.device;
+        out.bucket = accepted.device.bucket;
+        if (accepted.created) devices += 1;
       } else {
         delete out.device;
         delete out.bucket;
-        if (result.skipped === 'auto-provision-off') {
+        if (accepted.skipped === 'auto-provision-off') {
           unknown += 1;
           logProvisionProblem(envelope, config.profile, 'skipped', 'unknown device and auto provision is off in the profile');
         }
       }
-      if (result.events.length > 0) logLifecycle(result.events, config.profile);
-      status.ok(counts());
-      send([out, result.events.length > 0 ? result.events.map(eventMessage) : null]);
+      status.ok(counts);
+      send([out, null]);
+      let events;
+      try {
+        events = await accepted.committed;
+      } catch (err) {
+        // Already sent on: the inbox feeds it again later, and the replay is not counted twice.
+        if (handBack.tryHold(msg, err)) return;
+        throw storeError(err);
+      }
+      if (events.length > 0) {
+        logLifecycle(events, config.profile);
+        send([null, events.map(eventMessage)]);
+      }
     });
 
     onClose(this, () => {

@@ -52,10 +52,10 @@ export = (RED: NodeAPI): void => {
 
     onClose(this, async () => {
       await registry.close();
-      const { lost } = await store.close();
+      const { refused } = await store.close();
       store.off('state', onState);
       store.off('warning', onWarning);
-      if (lost > 0) this.warn(RED._('tts-store.warn.lost', { count: lost }));
+      if (refused > 0) this.warn(RED._('tts-store.warn.lost', { count: refused }));
     });
   }
 

@@ -7,6 +7,7 @@ import { StatusReporter } from '../shared/status';
 import { editorSettings, scriptTimeoutOf, setting } from '../shared/settings';
 import { PayloadInputError } from '../../src/codec/payload-input';
 import { runCodecTest } from '../../src/codec/test-tool';
+import { previewEncode } from '../../src/downlink/encode-preview';
 import { sendError } from '../shared/errors';
 import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
 import type { UplinkInput } from '../../src/codec/types';
@@ -113,14 +114,13 @@ export = (RED: NodeAPI): void => {
     settings: editorSettings('ttsUplinkDecodeTimeout'),
   });
 
-  // The edit dialog's test tool: runs the dialog's current script through the same engine.
+  // The edit dialog's test tool: runs the dialog's current settings through the node's own decode path.
   // It runs user code, so it needs write permission.
   RED.httpAdmin.post('/tts/codec/test', needsPermission(RED, 'tts-uplink-decode.write'), (req: Request, res: Response) => {
-    try {
-      res.json(runCodecTest((req.body ?? {}) as Record<string, unknown>, settingTimeout()));
-    } catch (err) {
-      sendError(res, err);
-    }
+    runCodecTest((req.body ?? {}) as Record<string, unknown>, settingTimeout(), previewEncode).then(
+      (result) => res.json(result),
+      (err: unknown) => sendError(res, err),
+    );
   });
 
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {

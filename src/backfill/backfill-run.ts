@@ -21,6 +21,8 @@ export interface BackfillRunOptions {
   target: BackfillTarget;
   /** Holds the keys of the uplink being fed in, for as long as that takes. */
   injecting?: Set<string>;
+  /** Move the application's open gap forward with the progress (default true). */
+  advanceGap?: boolean;
   signal?: AbortSignal;
   /** A stream cut off mid-way is asked for again from where it stopped, this often. Default 3. */
   maxResumes?: number;
@@ -106,7 +108,7 @@ export async function runBackfill(options: BackfillRunOptions): Promise<Backfill
             keys.forEach((k) => options.injecting?.delete(k));
           }
         }
-        tracker.advanceGap(applicationId, id.receivedAt, keys);
+        if (options.advanceGap !== false) tracker.advanceGap(applicationId, id.receivedAt, keys);
         if (signal?.aborted) throw new BackfillCancelled('cancelled');
       }
     } catch (err) {

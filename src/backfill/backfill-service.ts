@@ -21,7 +21,17 @@ export interface BackfillProfile {
 
 export type BackfillEvent =
   | { kind: 'started'; applicationId: string; profileId: string; from: string; to: string; trimmedFrom?: string }
-  | { kind: 'finished'; applicationId: string; profileId: string; from: string; to: string; outcome: BackfillOutcome; ms: number }
+  | {
+      kind: 'finished';
+      applicationId: string;
+      profileId: string;
+      from: string;
+      to: string;
+      outcome: BackfillOutcome;
+      ms: number;
+      /** The second look at the end of a gap (see settleMs). */
+      recheck: boolean;
+    }
   | {
       kind: 'failed';
       applicationId: string;
@@ -60,7 +70,18 @@ export interface BackfillServiceOptions {
   requestTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   stateWriteIntervalMs?: number;
+  /**
+   * TTS writes to its storage in batches, so the last uplinks of a gap may not be stored yet
+   * when it is filled: this long after (ms), the end of the gap is asked for once more.
+   * Default 60 000; 0 = no second look.
+   */
+  settleMs?: number;
   now?: () => number;
+}
+
+interface Window {
+  from: string;
+  to: string;
 }
 
 /**
@@ -79,6 +100,8 @@ export class BackfillService {
   private readonly again = new Map<string, { lastSeen: string; edge: Array<{ at: string; keys: string[] }> } | true>();
   private readonly attempts = new Map<string, number>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly settleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly settleMs: number;
   /** Keys of uplinks being fed in right now: their echo on the bus is not live traffic. */
   private readonly injecting = new Set<string>();
   private unsubscribe?: () => void;
@@ -91,6 +114,7 @@ export class BackfillService {
     this.reconnectGapNanos = msToNanos(options.reconnectGapMs ?? 10 * 60_000);
     this.retryDelaysMs = options.retryDelaysMs ?? [30_000, 120_000, 600_000];
     this.now = options.now ?? Date.now;
+    this.settleMs = options.settleMs ?? 60_000;
     this.tracker = new GapTracker({
       file: options.stateFile,
       writeIntervalMs: options.stateWriteIntervalMs,
@@ -132,8 +156,12 @@ export class BackfillService {
     const timer = this.retryTimers.get(appId);
     if (timer) clearTimeout(timer);
     this.retryTimers.delete(appId);
+    this.start(appId);
+  }
+
+  private start(appId: string, recheck?: Window): void {
     const abort = new AbortController();
-    const done = this.run(appId, abort.signal).finally(() => {
+    const done = this.run(appId, abort.signal, recheck).finally(() => {
       this.running.delete(appId);
       const next = this.again.get(appId);
       this.again.delete(appId);
@@ -145,13 +173,28 @@ export class BackfillService {
     this.running.set(appId, { abort, done });
   }
 
+  /** The second look at the end of a filled gap; skipped when a run is going on (it makes its own). */
+  private scheduleRecheck(appId: string, window: Window): void {
+    if (this.settleMs <= 0) return;
+    const previous = this.settleTimers.get(appId);
+    if (previous) clearTimeout(previous);
+    const timer = setTimeout(() => {
+      this.settleTimers.delete(appId);
+      if (!this.running.has(appId)) this.start(appId, window);
+    }, this.settleMs);
+    timer.unref();
+    this.settleTimers.set(appId, timer);
+  }
+
   private onMessage(envelope: TtsEnvelope): void {
     if (envelope.type !== 'uplink_message') return;
     const appId = envelope.application_id;
     if (!this.env.profileFor(appId)) return;
     const id = identityOfEnvelope(envelope);
     const keys = uplinkKeys(id);
-    if (keys.some((k) => this.injecting.has(k)) || this.tracker.seen(appId, keys)) {
+    // A replay (from the inbox or a backfill) is not live traffic: it says nothing about gaps.
+    const replay = (envelope as { replay?: boolean }).replay === true;
+    if (replay || keys.some((k) => this.injecting.has(k)) || this.tracker.seen(appId, keys)) {
       this.tracker.received(appId, id);
       return;
     }
@@ -166,10 +209,10 @@ export class BackfillService {
     }
   }
 
-  private async run(appId: string, signal: AbortSignal): Promise<void> {
+  private async run(appId: string, signal: AbortSignal, recheck?: Window): Promise<void> {
     const profile = this.env.profileFor(appId);
-    const gap = this.tracker.gap(appId);
-    if (!profile || !gap) return;
+    const gap = recheck ? undefined : this.tracker.gap(appId);
+    if (!profile || (!gap && !recheck)) return;
     if (!profile.server || !profile.apiKey) {
       this.env.report({ kind: 'incomplete-profile', applicationId: appId, profileId: profile.profileId, missing: profile.server ? 'apiKey' : 'server' });
       return;
@@ -180,30 +223,37 @@ export class BackfillService {
       return;
     }
     // A little past now: the server's clock may be ahead of ours; what arrives live meanwhile is skipped.
-    const toNanos = msToNanos(this.now() + CLOCK_MARGIN_MS);
+    const toNanos = recheck ? timestampNanos(recheck.to)! : msToNanos(this.now() + CLOCK_MARGIN_MS);
     const to = nanosToTimestamp(toNanos);
-    let from = gap.from;
+    let from = recheck?.from ?? gap!.from;
     let trimmedFrom: string | undefined;
     const earliest = msToNanos(this.now() - profile.maxHours * 3_600_000);
     if ((timestampNanos(from) ?? 0n) < earliest) {
       trimmedFrom = from;
       from = nanosToTimestamp(earliest);
-      this.tracker.advanceGap(appId, from, []);
+      if (!recheck) this.tracker.advanceGap(appId, from, []);
     }
     if ((timestampNanos(from) ?? 0n) >= toNanos) {
-      this.tracker.closeGap(appId);
+      if (!recheck) this.tracker.closeGap(appId);
       return;
     }
-    this.env.report({ kind: 'started', applicationId: appId, profileId: profile.profileId, from, to, trimmedFrom });
+    if (!recheck) this.env.report({ kind: 'started', applicationId: appId, profileId: profile.profileId, from, to, trimmedFrom });
     const started = this.now();
     const client = new TtsApiClient({ server: profile.server, apiKey: profile.apiKey, timeoutMs: this.options.requestTimeoutMs, retry: this.options.retry });
     try {
-      const outcome = await runBackfill({ client, applicationId: appId, from, to, pageSize: this.pageSize, tracker: this.tracker, target, injecting: this.injecting, signal });
-      this.tracker.closeGap(appId);
-      this.attempts.delete(appId);
-      this.env.report({ kind: 'finished', applicationId: appId, profileId: profile.profileId, from, to, outcome, ms: this.now() - started });
+      const outcome = await runBackfill({ client, applicationId: appId, from, to, pageSize: this.pageSize, tracker: this.tracker, target, injecting: this.injecting, advanceGap: !recheck, signal });
+      if (!recheck) {
+        this.tracker.closeGap(appId);
+        this.attempts.delete(appId);
+        this.scheduleRecheck(appId, { from: nanosToTimestamp(toNanos - msToNanos(this.settleMs + 2 * CLOCK_MARGIN_MS)), to });
+      }
+      this.env.report({ kind: 'finished', applicationId: appId, profileId: profile.profileId, from, to, outcome, ms: this.now() - started, recheck: recheck !== undefined });
     } catch (err) {
       if (err instanceof BackfillCancelled || signal.aborted) return;
+      if (recheck) {
+        this.env.report({ kind: 'failed', applicationId: appId, profileId: profile.profileId, reason: (err as Error).message, notActivated: storageUnavailable(err) });
+        return;
+      }
       const notActivated = storageUnavailable(err);
       // A missing integration or a key without rights is not cured by waiting: the next deploy retries.
       const configProblem = notActivated || (err instanceof TtsApiError && (err.status === 401 || err.status === 403 || err.kind === 'invalid-request'));
@@ -228,6 +278,8 @@ export class BackfillService {
     for (const run of this.running.values()) run.abort.abort();
     for (const timer of this.retryTimers.values()) clearTimeout(timer);
     this.retryTimers.clear();
+    for (const timer of this.settleTimers.values()) clearTimeout(timer);
+    this.settleTimers.clear();
     this.again.clear();
   }
 }

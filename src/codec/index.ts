@@ -16,6 +16,5 @@ export type {
 } from './types';
 export { UplinkDecoder, uplinkInputFromMessage, isDecoderMode, DECODER_MODES } from './uplink-decoder';
 export type { DecoderMode, DecodeOutcome, DecodableMessage, UplinkDecoderOptions } from './uplink-decoder';
-export { runCodecTest, CodecTestRequestError } from './test-tool';
-export type { CodecTestRequest, CodecTestResponse } from './test-tool';
-export { PayloadInputError, bytesFromValue, bytesFromText } from './payload-input';
+export { PayloadInputError, bytesFromValue, bytesFromText, bytesFromHex, bytesFromBase64 } from './payload-input';
+// The edit dialog's test tool (test-tool.ts) is imported by the decode node directly.

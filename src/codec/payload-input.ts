@@ -19,16 +19,29 @@ function checkByteArray(values: unknown[]): number[] {
   return values as number[];
 }
 
-export function bytesFromBase64(text: string): number[] {
-  const clean = text.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(clean)) throw new PayloadInputError('not valid base64');
-  return [...Buffer.from(clean, 'base64')];
+// The one reader of hex and base64 text (the decode node, its test tool, the downlink encoder):
+// whitespace anywhere; hex may use 0x prefixes and `:`, `,` or `-` between bytes; base64 may be
+// the URL-safe alphabet and may leave out its padding.
+
+/** The hex digits of a hex text, or undefined when it is not hex (an odd count is not). */
+export function hexDigits(text: string): string | undefined {
+  const clean = text.replace(/0x/gi, '').replace(/[\s,:-]+/g, '');
+  return clean.length % 2 === 0 && /^[0-9a-fA-F]*$/.test(clean) ? clean : undefined;
 }
 
 export function bytesFromHex(text: string): number[] {
-  const clean = text.replace(/0x/gi, '').replace(/[\s,:-]+/g, '');
-  if (clean.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(clean)) throw new PayloadInputError('not valid hex (pairs of 0-9, a-f)');
-  return [...Buffer.from(clean, 'hex')];
+  const digits = hexDigits(text);
+  if (digits === undefined) throw new PayloadInputError('not valid hex (pairs of 0-9, a-f)');
+  return [...Buffer.from(digits, 'hex')];
+}
+
+export function bytesFromBase64(text: string): number[] {
+  const clean = text.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/');
+  const data = clean.replace(/={1,2}$/, '');
+  if (!/^[A-Za-z0-9+/]*$/.test(data) || data.length % 4 === 1 || (clean.length > data.length && clean.length % 4 !== 0)) {
+    throw new PayloadInputError('not valid base64');
+  }
+  return [...Buffer.from(data, 'base64')];
 }
 
 /** Bytes from a byte-array text such as "[1, 2, 0x1f]" or "1 2 31". */

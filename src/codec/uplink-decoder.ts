@@ -62,6 +62,10 @@ function failed(error: CodecError, decoder: DecodeOutcome['decoder']): DecodeOut
 export class UplinkDecoder {
   /** Set when the script did not load; every message then fails with it. */
   readonly loadError: CodecLoadError | undefined;
+  /** The form the script was written in, when the mode uses a script. */
+  get form(): Codec['form'] | undefined {
+    return this.script?.form;
+  }
   private readonly script: Codec | undefined;
 
   constructor(private readonly options: UplinkDecoderOptions) {

@@ -1,4 +1,4 @@
-import { isBase64 } from '../tts/api/downlink-validation';
+import { bytesFromBase64, hexDigits, PayloadInputError } from '../codec/payload-input';
 import { DownlinkInputError } from './errors';
 
 /** How a raw string payload is read: `auto` takes hex when it can only be hex, else base64. */
@@ -9,8 +9,6 @@ export type EncodedPayload =
   | { kind: 'bytes'; bytes: Uint8Array; fPort?: number }
   /** Left for the TTS-side downlink formatter to encode. */
   | { kind: 'decoded'; decoded: Record<string, unknown>; fPort?: number };
-
-const HEX = /^(?:[0-9a-fA-F]{2})+$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value);
@@ -33,24 +31,24 @@ export function toBytes(value: unknown, what: string): Uint8Array {
   return out;
 }
 
-/** Standard padded base64; URL-safe and unpadded input is accepted, as TTS accepts it. */
+/** Base64 (URL-safe and unpadded accepted, as TTS accepts it), read by the codec's one parser. */
 function base64Bytes(text: string, what: string): Uint8Array {
-  let t = text.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/');
-  if (t.length % 4 === 1) throw new DownlinkInputError(`${what} is neither hex nor base64`);
-  while (t.length % 4 !== 0) t += '=';
-  if (!isBase64(t)) throw new DownlinkInputError(`${what} is neither hex nor base64`);
-  return new Uint8Array(Buffer.from(t, 'base64'));
+  try {
+    return Uint8Array.from(bytesFromBase64(text));
+  } catch (err) {
+    if (err instanceof PayloadInputError) throw new DownlinkInputError(`${what} is neither hex nor base64`);
+    throw err;
+  }
 }
 
 function hexBytes(text: string): Uint8Array | undefined {
-  const t = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
-  if (!HEX.test(t)) return undefined;
-  return new Uint8Array(Buffer.from(t, 'hex'));
+  const digits = hexDigits(text);
+  return digits === undefined || digits === '' ? undefined : new Uint8Array(Buffer.from(digits, 'hex'));
 }
 
 /**
- * A string as bytes. `auto`: hex when it has a 0x prefix, or contains only hex digits (spaces or
- * colons between pairs allowed) in an even count; otherwise base64. A base64 text made only of
+ * A string as bytes. `auto`: hex when it is hex text (0x prefixes, spaces, colons, commas or
+ * dashes between pairs allowed) with an even count of digits; otherwise base64. A base64 text made only of
  * hex digits (e.g. "ABCD") is read as hex in auto mode: choose `base64` on the node to avoid that.
  */
 export function stringBytes(text: string, format: RawFormat, what = 'msg.payload'): Uint8Array {

@@ -1,10 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { ProfileSettings } from '../profile/profile-settings';
+import type { DeviceWriteResult } from '../store/backend';
+import { newDeviceState } from '../store/backend-shared';
+import { applySighting, withState } from '../store/device-state';
 import { describeError } from '../store/errors';
 import type { TtsStore } from '../store/store';
-import type { DeviceRecord, DeviceSighting, LocationRecord } from '../store/types';
+import type { DeviceRecord, DeviceSighting, LocationRecord, NewDevice } from '../store/types';
 import type { TtsEnvelope } from '../tts/envelope-types';
-import { bestLocation } from './location';
+import { DeviceCache, type CachedDevice } from './device-cache';
+import { bestLocation, locationMoved } from './location';
 import { radioSummary } from './radio-summary';
 
 export type LifecycleEventName = 'created' | 'location' | 'offline' | 'online';
@@ -27,6 +31,19 @@ export interface ProvisionResult {
   events: LifecycleEvent[];
 }
 
+/** A message provisioned from memory: what to send on now, and its events once committed. */
+export interface AcceptedMessage {
+  device?: DeviceRecord;
+  /** The device is new as far as this instance knows (the `created` event says whether it really was). */
+  created: boolean;
+  skipped?: ProvisionResult['skipped'];
+  /**
+   * Resolves with the message's lifecycle events once its creation or sighting is committed;
+   * rejects with the store's error (StoreUnavailableError, QueueFullError: hand the message back).
+   */
+  committed: Promise<LifecycleEvent[]>;
+}
+
 /** Who changed a device's `downlink` property: `downlink` = a tts-downlink node storing what it sends. */
 export type DownlinkOrigin = 'downlink' | 'flow' | 'admin';
 
@@ -40,7 +57,11 @@ export interface DownlinkChange {
 export interface RegistryOptions {
   /** How often the offline sweep runs, ms (default 30,000). */
   sweepInterval?: number;
+  /** Full device records kept in memory (default 5,000; the state of every device seen is kept). */
+  recordCache?: number;
 }
+
+const NO_EVENTS: Promise<LifecycleEvent[]> = Promise.resolve([]);
 
 /** Messages that may create a device, and that show it is alive. */
 const SIGHTING_TYPES = new Set(['uplink_message', 'join_accept', 'location_solved']);
@@ -65,6 +86,9 @@ export class DeviceRegistry extends EventEmitter {
   private readonly sweepInterval: number;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<DeviceRecord[]> | undefined;
+  private readonly cache: DeviceCache;
+  /** Loads in progress, so that a burst of one unknown device asks the store once. */
+  private readonly loading = new Map<string, Promise<CachedDevice | undefined>>();
 
   constructor(
     readonly store: TtsStore,
@@ -72,6 +96,12 @@ export class DeviceRegistry extends EventEmitter {
   ) {
     super();
     this.sweepInterval = options.sweepInterval ?? 30_000;
+    this.cache = new DeviceCache(options.recordCache);
+  }
+
+  /** Devices whose state is held in memory. */
+  get cachedDevices(): number {
+    return this.cache.size;
   }
 
   // ---- what the downlink node (and others) use ------------------------------------------
@@ -103,64 +133,121 @@ export class DeviceRegistry extends EventEmitter {
   /** Replaces the device's `downlink` property; false when there is no such device. */
   async setDownlink(id: string, value: unknown, origin: DownlinkOrigin = 'flow'): Promise<boolean> {
     const changed = await this.store.setDownlink(id, value);
+    const record = this.cache.record(id);
+    if (changed && record) record.downlink = value;
     if (changed) this.emit('downlink', { id, value, origin } satisfies DownlinkChange);
     return changed;
   }
 
   // ---- provisioning ---------------------------------------------------------------------
 
-  /** Applies a profile's uplink settings to one message. */
+  /** Applies a profile's uplink settings to one message and waits until that is committed. */
   async process(envelope: TtsEnvelope, profile: ProfileSettings, now = Date.now()): Promise<ProvisionResult> {
-    const at = timeOf(envelope, now);
-    const events: LifecycleEvent[] = [];
-    let device = await this.store.findDevice(envelope.application_id, envelope.device_id);
-    let created = false;
-    if (!device) {
-      if (!CREATING_TYPES.has(envelope.type)) return { created, skipped: 'not-provisioning-message', events };
-      if (!profile.autoProvision) return { created, skipped: 'auto-provision-off', events };
-      const result = await this.store.createDevice({
-        id: profile.devicePrefix + envelope.device_id,
-        applicationId: envelope.application_id,
-        deviceId: envelope.device_id,
-        ...(envelope.dev_eui ? { devEui: envelope.dev_eui } : {}),
-        ...(envelope.join_eui ? { joinEui: envelope.join_eui } : {}),
-        bucket: profile.bucketPrefix + envelope.device_id,
-        profileId: profile.id,
-        assetType: profile.assetType,
-        assetGroup: profile.assetGroup,
-        connectionTimeout: profile.connectionTimeout * 60_000,
-        ...(profile.initDownlink && profile.downlinkData !== undefined ? { downlink: profile.downlinkData } : {}),
-        at,
-      });
-      device = result.device;
-      created = result.created;
-      if (created) events.push({ event: 'created', device, at });
-    }
-    if (!SIGHTING_TYPES.has(envelope.type)) {
-      if (created) this.emit('device', device);
-      return { device, created, events };
-    }
+    const accepted = await this.accept(envelope, profile, now);
+    const events = await accepted.committed;
+    const result: ProvisionResult = { created: events.some((e) => e.event === 'created'), events };
+    if (accepted.device) result.device = accepted.device;
+    if (accepted.skipped) result.skipped = accepted.skipped;
+    return result;
+  }
 
-    const sighting: DeviceSighting = { at };
-    if (envelope.type === 'uplink_message') {
-      sighting.fCnt = envelope.f_cnt ?? 0;
-      if (profile.saveMetadata) sighting.metadata = radioSummary(envelope);
+  /**
+   * Applies a profile's uplink settings to one message from memory: the device record to send on
+   * is known at once (the store is asked only for a device not seen since start), and the
+   * creation and sighting are written behind, with the next flush of the store. The lifecycle
+   * events are derived in that flush from the committed state, so a replay, or a second instance
+   * on the same PostgreSQL, never reports a transition twice.
+   */
+  async accept(envelope: TtsEnvelope, profile: ProfileSettings, now = Date.now()): Promise<AcceptedMessage> {
+    const at = timeOf(envelope, now);
+    const replay = (envelope as { replay?: unknown }).replay === true;
+    let entry = this.cache.get(envelope.application_id, envelope.device_id) ?? (await this.load(envelope.application_id, envelope.device_id));
+    let create: NewDevice | undefined;
+    if (!entry) {
+      if (!CREATING_TYPES.has(envelope.type)) return { created: false, skipped: 'not-provisioning-message', committed: NO_EVENTS };
+      if (!profile.autoProvision) return { created: false, skipped: 'auto-provision-off', committed: NO_EVENTS };
+      create = newDevice(envelope, profile, at);
+      entry = this.cache.put(newDeviceState(create));
+      this.cache.putRecord(recordOf(create));
     }
-    if (profile.updateLocation || envelope.type === 'location_solved') {
-      const candidate = bestLocation(envelope, at);
-      if (candidate) {
-        sighting.location = candidate.location;
-        sighting.locationRank = candidate.rank;
-      }
+    const sighting = SIGHTING_TYPES.has(envelope.type) ? sightingOf(envelope, profile, at, replay) : undefined;
+    if (!create && !sighting) return { device: await this.recordOf(entry), created: false, committed: NO_EVENTS };
+
+    // Optimistic: the next messages of this device see this one; the flush decides for real.
+    const effect = sighting ? applySighting(entry, sighting, now) : undefined;
+    const target = entry;
+    target.pending++;
+    let record: DeviceRecord;
+    try {
+      record = await this.recordOf(target);
+    } catch (err) {
+      target.pending--;
+      this.cache.evict(target);
+      throw err;
     }
-    const seen = await this.store.recordSighting(device.id, sighting);
-    if (!seen) return { device, created, events }; // deleted meanwhile
-    if (seen.cameOnline && !created) events.push({ event: 'online', device: seen.device, at });
-    if (seen.locationChanged && seen.device.location) {
-      events.push({ event: 'location', device: seen.device, at, location: seen.device.location });
+    if (effect?.metadata) record.metadata = effect.metadata;
+    const device = withState(record, target);
+    const write = this.store.writeDevice({ id: target.id, ...(create ? { create } : {}), ...(sighting ? { sighting } : {}) });
+    const committed = write.then(
+      (result) => this.committed(target, result, at),
+      (err: unknown) => {
+        target.pending--;
+        this.cache.evict(target);
+        throw err;
+      },
+    );
+    return { device, created: create !== undefined, committed };
+  }
+
+  /** Refreshes the cache with the committed state and names the transitions this write caused. */
+  private committed(entry: CachedDevice, result: DeviceWriteResult, at: number): LifecycleEvent[] {
+    entry.pending--;
+    const state = result.state;
+    if (!state) {
+      this.cache.evict(entry); // deleted meanwhile
+      return [];
     }
-    this.emit('device', seen.device);
-    return { device: seen.device, created, events };
+    if (entry.pending === 0) this.cache.put(state);
+    const events: LifecycleEvent[] = [];
+    const effect = result.effect;
+    const announce = this.listenerCount('device') > 0 && (result.created || (effect !== undefined && !effect.duplicate));
+    if (!announce && !result.created && !effect?.cameOnline && !effect?.locationChanged) return events;
+    const record = this.cache.record(state.id);
+    const device = record ? withState(record, state, effect?.metadata) : undefined;
+    if (!device) return events;
+    if (result.created) events.push({ event: 'created', device, at });
+    if (effect?.cameOnline && !result.created) events.push({ event: 'online', device, at });
+    if (effect?.locationChanged && state.location) events.push({ event: 'location', device, at, location: state.location });
+    if (announce) this.emit('device', device);
+    return events;
+  }
+
+  private load(applicationId: string, deviceId: string): Promise<CachedDevice | undefined> {
+    const key = `${applicationId}/${deviceId}`;
+    let loading = this.loading.get(key);
+    if (!loading) {
+      loading = this.store
+        .loadDevice(applicationId, deviceId)
+        .then((found) => {
+          if (!found) return undefined;
+          this.cache.putRecord(found.record);
+          return this.cache.get(applicationId, deviceId) ?? this.cache.put(found.state);
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  /** The full record of a cached device (from the store when it is not among the recent ones). */
+  private async recordOf(entry: CachedDevice): Promise<DeviceRecord> {
+    let record = this.cache.record(entry.id);
+    if (!record) {
+      record = await this.store.getDevice(entry.id);
+      if (!record) throw new Error(`device "${entry.id}" is no longer in the store`);
+      this.cache.putRecord(record);
+    }
+    return record;
   }
 
   // ---- offline sweeper ------------------------------------------------------------------
@@ -189,7 +276,14 @@ export class DeviceRegistry extends EventEmitter {
     this.sweeping ??= (async () => {
       if (this.store.state.status !== 'ready') return [];
       const offline = await this.store.markOffline(now);
-      for (const device of offline) this.emit('lifecycle', { event: 'offline', device, at: now } satisfies LifecycleEvent);
+      for (const device of offline) {
+        const entry = this.cache.get(device.applicationId, device.deviceId);
+        if (entry) {
+          entry.online = false;
+          entry.stateChangedAt = device.stateChangedAt;
+        }
+        this.emit('lifecycle', { event: 'offline', device, at: now } satisfies LifecycleEvent);
+      }
       return offline;
     })().finally(() => {
       this.sweeping = undefined;
@@ -201,7 +295,68 @@ export class DeviceRegistry extends EventEmitter {
     this.stopSweeper();
     if (this.sweeping) await this.sweeping.catch(() => []);
     this.removeAllListeners('lifecycle');
+    this.cache.clear();
     this.removeAllListeners('device');
     this.removeAllListeners('downlink');
   }
+}
+
+function newDevice(envelope: TtsEnvelope, profile: ProfileSettings, at: number): NewDevice {
+  return {
+    id: profile.devicePrefix + envelope.device_id,
+    applicationId: envelope.application_id,
+    deviceId: envelope.device_id,
+    ...(envelope.dev_eui ? { devEui: envelope.dev_eui } : {}),
+    ...(envelope.join_eui ? { joinEui: envelope.join_eui } : {}),
+    bucket: profile.bucketPrefix + envelope.device_id,
+    profileId: profile.id,
+    assetType: profile.assetType,
+    assetGroup: profile.assetGroup,
+    connectionTimeout: profile.connectionTimeout * 60_000,
+    ...(profile.initDownlink && profile.downlinkData !== undefined ? { downlink: profile.downlinkData } : {}),
+    at,
+  };
+}
+
+/** The record a new device will have once created. */
+function recordOf(d: NewDevice): DeviceRecord {
+  const record: DeviceRecord = {
+    id: d.id,
+    applicationId: d.applicationId,
+    deviceId: d.deviceId,
+    bucket: d.bucket,
+    profileId: d.profileId,
+    assetType: d.assetType,
+    assetGroup: d.assetGroup,
+    connectionTimeout: d.connectionTimeout,
+    createdAt: d.at,
+    updatedAt: d.at,
+    lastSeen: d.at,
+    uplinkCount: 0,
+    lostFrames: 0,
+    online: true,
+    stateChangedAt: d.at,
+  };
+  if (d.devEui) record.devEui = d.devEui;
+  if (d.joinEui) record.joinEui = d.joinEui;
+  if (d.downlink !== undefined) record.downlink = d.downlink;
+  return record;
+}
+
+function sightingOf(envelope: TtsEnvelope, profile: ProfileSettings, at: number, replay: boolean): DeviceSighting {
+  const sighting: DeviceSighting = { at };
+  if (replay) sighting.replay = true;
+  if (envelope.type === 'uplink_message') {
+    sighting.fCnt = envelope.f_cnt ?? 0;
+    if (profile.saveMetadata) sighting.metadata = radioSummary(envelope);
+  }
+  if (profile.updateLocation || envelope.type === 'location_solved') {
+    const candidate = bestLocation(envelope, at);
+    if (candidate) {
+      sighting.location = candidate.location;
+      sighting.locationRank = candidate.rank;
+      sighting.moved = locationMoved;
+    }
+  }
+  return sighting;
 }

@@ -90,9 +90,21 @@ export async function sendStream(res: ServerResponse, results: readonly unknown[
   const count = cutAfter === undefined ? results.length : Math.min(cutAfter, results.length);
   for (let i = 0; i < count; i++) {
     if (res.destroyed) return false;
-    // Waiting for each write to be handed to the socket gives backpressure, and lets a cut
-    // happen after the lines really left.
-    await new Promise<void>((resolve) => res.write(`${JSON.stringify({ result: results[i] })}\n`, () => resolve()));
+    const line = `${JSON.stringify({ result: results[i] })}\n`;
+    if (i === count - 1 && cutAfter !== undefined) {
+      // The cut must come after this line really left.
+      await new Promise<void>((resolve) => res.write(line, () => resolve()));
+    } else if (!res.write(line)) {
+      await new Promise<void>((resolve) => {
+        const go = (): void => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      });
+    }
   }
   if (cutAfter !== undefined && cutAfter <= results.length) {
     // Cut before the stream ended properly (no final chunk): the client sees an aborted body.

@@ -68,7 +68,7 @@ export interface SimulatorOptions {
    * Activates the Storage Integration for the application: every upstream message is kept (the
    * last `limit`, default 10 000), delivered or not, and served by the storage API.
    */
-  storageIntegration?: boolean | { limit?: number };
+  storageIntegration?: boolean | { limit?: number; delayMs?: number };
 }
 
 /** An accepted push/replace request, as recorded for inspection. */
@@ -145,6 +145,8 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
   private traffic?: NodeJS.Timeout;
   private trafficIndex = 0;
   private rateWindow = { start: 0, count: 0 };
+  /** TTS writes stored messages in batches: they become visible this late. */
+  private storageDelayMs = 0;
 
   constructor(options: SimulatorOptions = {}) {
     super();
@@ -169,6 +171,7 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     this.routes = this.buildRoutes();
     const storage = options.storageIntegration;
     if (storage) this.setStorageIntegration(true, typeof storage === 'object' ? storage.limit : undefined);
+    this.storageDelayMs = typeof storage === 'object' ? (storage.delayMs ?? 0) : 0;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -370,7 +373,15 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     const type = MESSAGE_TYPES.find((t) => up[t] !== undefined);
     if (!type) return Promise.resolve([]);
     // TTS stores what the application server handled, whether or not a webhook got it.
-    this.storage.record(up);
+    if (this.storageDelayMs > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.storage.record(up);
+      }, this.storageDelayMs);
+      this.timers.add(timer);
+    } else {
+      this.storage.record(up);
+    }
     const previous = this.chains.get(deviceId) ?? Promise.resolve();
     const run = previous.then(async () => {
       const results: WebhookPostResult[] = [];

@@ -1,3 +1,4 @@
+import type { DeviceState, SightingEffect } from './device-state';
 import type {
   BucketRecord,
   BucketStats,
@@ -7,7 +8,6 @@ import type {
   ReadingCursor,
   ReadingQuery,
   Retention,
-  SightingResult,
   StoredReading,
 } from './types';
 
@@ -42,10 +42,36 @@ export interface RetentionRun {
   trim(bucket: RetentionBucket, now: number, chunk: number): Promise<number>;
 }
 
-export interface CreateDeviceResult {
-  device: DeviceRecord;
-  /** False when the device already existed (another message or instance created it first). */
+/** One message's device work in a flush: create the device when it is new, then record the sighting. */
+export interface DeviceWrite {
+  id: string;
+  create?: NewDevice;
+  sighting?: DeviceSighting;
+}
+
+export interface DeviceWriteResult {
+  /** This write inserted the device (false: it existed, created by another message or instance). */
   created: boolean;
+  /** The device record after this write; undefined when there is no such device (deleted). */
+  state?: DeviceState;
+  effect?: SightingEffect;
+}
+
+/** Everything one flush writes, in one transaction. */
+export interface WriteBatch {
+  devices: readonly DeviceWrite[];
+  readings: ReadingColumns;
+}
+
+export interface WriteBatchResult {
+  /** One per `devices` entry, in order. */
+  devices: DeviceWriteResult[];
+}
+
+/** A device's full record and the state columns beside it. */
+export interface LoadedDevice {
+  record: DeviceRecord;
+  state: DeviceState;
 }
 
 /**
@@ -60,11 +86,9 @@ export interface StoreBackend {
   close(): Promise<void>;
   schemaVersion(): Promise<number>;
 
-  createDevice(device: NewDevice): Promise<CreateDeviceResult>;
   getDevice(id: string): Promise<DeviceRecord | undefined>;
   findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined>;
   listDevices(after: string | undefined, limit: number): Promise<DeviceRecord[]>;
-  recordSighting(id: string, sighting: DeviceSighting): Promise<SightingResult | undefined>;
   setDownlink(id: string, value: unknown, at: number): Promise<boolean>;
   /** Marks devices silent past their timeout offline and returns them; [] if another instance is sweeping. */
   markOffline(now: number): Promise<DeviceRecord[]>;
@@ -83,6 +107,20 @@ export interface StoreBackend {
   withRetentionLock<T>(fn: (run: RetentionRun) => Promise<T>): Promise<T | undefined>;
 
   insertReadings(rows: ReadingColumns): Promise<void>;
+  /**
+   * One transaction: creates the new devices (and their buckets), locks the rows of every device
+   * the batch touches (in id order), applies their sightings in order with applySighting and
+   * writes the resulting state once per device (radio summary only when a sighting brings one),
+   * then inserts the readings. A refusal of the data (see isDataError) rolls the whole batch back.
+   */
+  writeBatch(batch: WriteBatch): Promise<WriteBatchResult>;
+  /** A device with its state columns, by TTS ids. */
+  loadDevice(applicationId: string, deviceId: string): Promise<LoadedDevice | undefined>;
+  /**
+   * True when `err` is the database refusing the data of a statement (constraint, type, value):
+   * writing the same data again would fail again. Anything else counts as an outage.
+   */
+  isDataError(err: unknown): boolean;
   /** One page, in the query's order; `last` is the raw key of the last row (the paging cursor). */
   queryReadings(bucketKey: number, query: ReadingQuery & { limit: number }): Promise<{ rows: StoredReading[]; last?: ReadingCursor }>;
 }

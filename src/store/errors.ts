@@ -27,4 +27,17 @@ export class StoreInputError extends TtsError {
   }
 }
 
+/** The store refused one write because of its data (a constraint, a conflicting registry id). */
+export class StoreDataError extends TtsError {
+  constructor(message: string) {
+    super(message, { code: 'store_refused', httpStatus: 422, statusKey: 'invalid' });
+    this.name = 'StoreDataError';
+  }
+}
+
+/** A refusal that passes (unreachable, closing, queue full): the message may be handed back and retried. */
+export function isPassingStoreError(err: unknown): err is StoreUnavailableError | QueueFullError {
+  return err instanceof StoreUnavailableError || err instanceof QueueFullError;
+}
+
 export { describeError } from '../util/errors';

@@ -1,29 +1,39 @@
 import { Pool, types as pgTypes, type PoolClient, type PoolConfig } from 'pg';
-import type { CreateDeviceResult, ReadingColumns, RetentionBucket, RetentionRun, StoreBackend } from './backend';
-import { applySighting, withUpdate, type DeviceStateUpdate } from './device-state';
+import type {
+  DeviceWrite,
+  LoadedDevice,
+  ReadingColumns,
+  RetentionBucket,
+  RetentionRun,
+  StoreBackend,
+  WriteBatch,
+  WriteBatchResult,
+} from './backend';
+import { applyDeviceWrites, assertSameDevice, lockOrder, type DeviceChange } from './backend-shared';
+import type { DeviceState } from './device-state';
+import { StoreDataError } from './errors';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
-  bookkeepingFromRow,
+  STATE_COLUMNS,
   bucketFromRow,
   deviceFromRow,
   readingFromRow,
   retentionFromRow,
+  stateFromRow,
   toJsonText,
   type BucketRow,
   type DeviceRow,
+  type DeviceStateRow,
   type ReadingRow,
 } from './rows';
-import { assertSameDevice } from './sqlite-backend';
 import type {
   BucketRecord,
   BucketStats,
   DeviceRecord,
-  DeviceSighting,
   NewDevice,
   ReadingCursor,
   ReadingQuery,
   Retention,
-  SightingResult,
   StoredReading,
 } from './types';
 
@@ -43,10 +53,25 @@ const parseTypes = {
   },
 } as PoolConfig['types'];
 
-/** Error classes that are about the data, not about reaching the server (retrying will not help). */
-export function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
+/**
+ * SQLSTATE classes about the data, not about reaching the server (retrying will not help):
+ * 22 data exception, 23 integrity constraint, 42 syntax or access rule.
+ */
+function isPgDataError(err: unknown): boolean {
+  if (err instanceof StoreDataError) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && /^(22|23|42)/.test(code);
+}
+
+/** Statement names for pg: each connection prepares a named statement once, on its first use. */
+const statementNames = new Map<string, string>();
+function named(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `tts_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
 }
 
 /**
@@ -73,9 +98,17 @@ export class PostgresBackend implements StoreBackend {
         connectionTimeoutMillis: 5000,
         idleTimeoutMillis: 30_000,
       });
-      // Without a listener an idle client's error (server restart) would crash Node-RED.
-      pool.on('error', (err) => {
+      // An 'error' event without a listener is an uncaught exception that ends Node-RED. pg emits
+      // one on the pool for idle clients and on a client for a connection lost while it is in use
+      // (pool.query included), for example on `pg_ctl stop` ("terminating connection due to
+      // administrator command"). Every client gets a listener for its whole life; the running
+      // query's rejection carries the error to the caller.
+      const noteError = (err: Error): void => {
         this.lastPoolError = err;
+      };
+      pool.on('error', noteError);
+      pool.on('connect', (client) => {
+        client.on('error', noteError);
       });
       this.pool = pool;
     }
@@ -110,24 +143,14 @@ export class PostgresBackend implements StoreBackend {
     return this.pool;
   }
 
-  /**
-   * A pooled client for several statements. While checked out, a dropped connection is reported
-   * both as the running query's rejection and as an 'error' event; the listener keeps the event
-   * from becoming an uncaught exception (the rejection carries the error to the caller).
-   */
+  /** A pooled client for several statements (its error events are handled since it connected). */
   private async checkout(): Promise<{ client: PoolClient; release: (broken?: boolean) => void }> {
     const client = await this.db.connect();
-    const onError = (err: Error) => {
-      this.lastPoolError = err;
-    };
-    client.on('error', onError);
-    return {
-      client,
-      release: (broken = false) => {
-        client.off('error', onError);
-        client.release(broken);
-      },
-    };
+    return { client, release: (broken = false) => client.release(broken) };
+  }
+
+  isDataError(err: unknown): boolean {
+    return isPgDataError(err);
   }
 
   private async tx<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -156,72 +179,36 @@ export class PostgresBackend implements StoreBackend {
     return r.rows[0].v ?? 0;
   }
 
-  async createDevice(device: NewDevice): Promise<CreateDeviceResult> {
-    return this.tx(async (c) => {
-      await upsertBucket(c, device.bucket, device.id, device.at);
-      const inserted = await c.query(
-        `INSERT INTO tts_devices (id, application_id, device_id, dev_eui, join_eui, bucket, profile_id,
-           asset_type, asset_group, connection_timeout, downlink, created_at, updated_at, last_seen, state_changed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12)
-         ON CONFLICT DO NOTHING`,
-        [
-          device.id,
-          device.applicationId,
-          device.deviceId,
-          device.devEui ?? null,
-          device.joinEui ?? null,
-          device.bucket,
-          device.profileId,
-          device.assetType,
-          device.assetGroup,
-          device.connectionTimeout,
-          toJsonText(device.downlink),
-          device.at,
-        ],
-      );
-      const byId = await c.query<DeviceRow>('SELECT * FROM tts_devices WHERE id = $1', [device.id]);
-      let row = byId.rows[0];
-      if (!row) {
-        const byTts = await c.query<DeviceRow>('SELECT * FROM tts_devices WHERE application_id = $1 AND device_id = $2', [
-          device.applicationId,
-          device.deviceId,
-        ]);
-        row = byTts.rows[0];
-      }
-      if (!row) throw new Error(`device "${device.id}" could not be created`);
-      const existing = deviceFromRow(row);
-      assertSameDevice(existing, device);
-      return { device: existing, created: inserted.rowCount === 1 };
-    });
-  }
-
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
-    const r = await this.db.query<DeviceRow>('SELECT * FROM tts_devices WHERE id = $1', [id]);
+    const r = await this.db.query<DeviceRow>(named('SELECT * FROM tts_devices WHERE id = $1', [id]));
     return r.rows[0] ? deviceFromRow(r.rows[0]) : undefined;
   }
 
   async findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.db.query<DeviceRow>('SELECT * FROM tts_devices WHERE application_id = $1 AND device_id = $2', [
-      applicationId,
-      deviceId,
-    ]);
-    return r.rows[0] ? deviceFromRow(r.rows[0]) : undefined;
+    const row = await this.findRow(applicationId, deviceId);
+    return row ? deviceFromRow(row) : undefined;
+  }
+
+  async loadDevice(applicationId: string, deviceId: string): Promise<LoadedDevice | undefined> {
+    const row = await this.findRow(applicationId, deviceId);
+    return row ? { record: deviceFromRow(row), state: stateFromRow(row) } : undefined;
+  }
+
+  private async findRow(applicationId: string, deviceId: string): Promise<DeviceRow | undefined> {
+    const r = await this.db.query<DeviceRow>(named('SELECT * FROM tts_devices WHERE application_id = $1 AND device_id = $2', [applicationId, deviceId]));
+    return r.rows[0];
   }
 
   async listDevices(after: string | undefined, limit: number): Promise<DeviceRecord[]> {
-    const r = await this.db.query<DeviceRow>('SELECT * FROM tts_devices WHERE id > $1 ORDER BY id LIMIT $2', [after ?? '', limit]);
+    const r = await this.db.query<DeviceRow>(named('SELECT * FROM tts_devices WHERE id > $1 ORDER BY id LIMIT $2', [after ?? '', limit]));
     return r.rows.map(deviceFromRow);
   }
 
-  async recordSighting(id: string, sighting: DeviceSighting): Promise<SightingResult | undefined> {
+  async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
     return this.tx(async (c) => {
-      const r = await c.query<DeviceRow>('SELECT * FROM tts_devices WHERE id = $1 FOR UPDATE', [id]);
-      const row = r.rows[0];
-      if (!row) return undefined;
-      const device = deviceFromRow(row);
-      const { update, result } = applySighting(device, bookkeepingFromRow(row), sighting, Date.now());
-      if (!result.duplicate) await c.query(UPDATE_STATE_SQL, stateParams(id, update));
-      return { ...result, device: result.duplicate ? device : withUpdate(device, update) };
+      const result = batch.devices.length > 0 ? await writeDevices(c, batch.devices) : { devices: [] };
+      if (batch.readings.ts.length > 0) await c.query(insertReadingsQuery(batch.readings));
+      return result;
     });
   }
 
@@ -325,8 +312,7 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async insertReadings(rows: ReadingColumns): Promise<void> {
-    // One statement per batch: the columns travel as arrays and unnest() turns them into rows.
-    await this.db.query(INSERT_READINGS_SQL, [rows.bucketKey, rows.ts, rows.fCnt, rows.fPort, rows.data, rows.radio]);
+    await this.db.query(insertReadingsQuery(rows));
   }
 
   async queryReadings(
@@ -407,33 +393,108 @@ export const INSERT_READINGS_SQL = `INSERT INTO tts_readings (bucket, ts, f_cnt,
   SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], $5::json[], $6::json[])
   ON CONFLICT DO NOTHING`;
 
-const UPDATE_STATE_SQL = `UPDATE tts_devices SET last_seen = $2, uplink_count = $3, last_f_cnt = $4,
-  last_uplink_at = $5, lost_frames = $6, online = $7, state_changed_at = $8, metadata = $9,
-  location = $10, location_rank = $11, updated_at = $12 WHERE id = $1`;
+/** One statement per batch: the columns travel as arrays and unnest() turns them into rows. */
+function insertReadingsQuery(rows: ReadingColumns): { name: string; text: string; values: unknown[] } {
+  return named(INSERT_READINGS_SQL, [rows.bucketKey, rows.ts, rows.fCnt, rows.fPort, rows.data, rows.radio]);
+}
 
-function stateParams(id: string, u: DeviceStateUpdate): unknown[] {
-  return [
-    id,
-    u.lastSeen,
-    u.uplinkCount,
-    u.lastFCnt ?? null,
-    u.lastUplinkAt ?? null,
-    u.lostFrames,
-    u.online,
-    u.stateChangedAt ?? null,
-    toJsonText(u.metadata),
-    toJsonText(u.location),
-    u.locationRank ?? null,
-    u.updatedAt,
-  ];
+const INSERT_DEVICE_SQL = `INSERT INTO tts_devices (id, application_id, device_id, dev_eui, join_eui, bucket, profile_id,
+    asset_type, asset_group, connection_timeout, downlink, created_at, updated_at, last_seen, state_changed_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12)
+  ON CONFLICT DO NOTHING`;
+
+/** Every changed device of a batch in one statement (their rows are locked by this transaction). */
+const UPDATE_STATES_SQL = `UPDATE tts_devices d SET last_seen = u.last_seen, uplink_count = u.uplink_count,
+    last_f_cnt = u.last_f_cnt, last_uplink_at = u.last_uplink_at, lost_frames = u.lost_frames, online = u.online,
+    state_changed_at = u.state_changed_at, metadata = coalesce(u.metadata, d.metadata), location = u.location,
+    location_rank = u.location_rank, updated_at = $12
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[],
+    $8::bigint[], $9::json[], $10::json[], $11::int[])
+    AS u(id, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, metadata, location, location_rank)
+  WHERE d.id = u.id`;
+
+function updateStatesQuery(changes: DeviceChange[], now: number): { name: string; text: string; values: unknown[] } {
+  const cols: unknown[][] = Array.from({ length: 11 }, () => []);
+  for (const { state: s, metadata } of changes) {
+    cols[0].push(s.id);
+    cols[1].push(s.lastSeen ?? null);
+    cols[2].push(s.uplinkCount);
+    cols[3].push(s.lastFCnt ?? null);
+    cols[4].push(s.lastUplinkAt ?? null);
+    cols[5].push(s.lostFrames);
+    cols[6].push(s.online);
+    cols[7].push(s.stateChangedAt ?? null);
+    cols[8].push(toJsonText(metadata));
+    cols[9].push(toJsonText(s.location));
+    cols[10].push(s.locationRank ?? null);
+  }
+  return named(UPDATE_STATES_SQL, [...cols, now]);
+}
+
+/** The device part of a flush; see StoreBackend.writeBatch. */
+async function writeDevices(c: PoolClient, writes: readonly DeviceWrite[]): Promise<WriteBatchResult> {
+  const created = new Set<string>();
+  const alias = new Map<string, string>();
+  for (const w of writes) {
+    if (!w.create || created.has(w.id) || alias.has(w.id)) continue;
+    const other = await insertDevice(c, w.create);
+    if (other === undefined) created.add(w.id);
+    else if (other !== w.id) alias.set(w.id, other);
+  }
+  const ids = lockOrder(writes, alias);
+  const r = await c.query<DeviceStateRow>(
+    named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]),
+  );
+  const states = new Map<string, DeviceState>();
+  for (const row of r.rows) states.set(row.id, stateFromRow(row));
+  const now = Date.now();
+  const { results, changes } = applyDeviceWrites(writes, states, created, alias, now);
+  if (changes.length > 0) await c.query(updateStatesQuery(changes, now));
+  return { devices: results };
+}
+
+/** Inserts a device and its bucket; undefined when inserted, else the id the TTS device already has. */
+async function insertDevice(c: PoolClient, d: NewDevice): Promise<string | undefined> {
+  await upsertBucket(c, d.bucket, d.id, d.at);
+  const inserted = await c.query(
+    named(INSERT_DEVICE_SQL, [
+      d.id,
+      d.applicationId,
+      d.deviceId,
+      d.devEui ?? null,
+      d.joinEui ?? null,
+      d.bucket,
+      d.profileId,
+      d.assetType,
+      d.assetGroup,
+      d.connectionTimeout,
+      toJsonText(d.downlink),
+      d.at,
+    ]),
+  );
+  if (inserted.rowCount === 1) return undefined;
+  const byId = await c.query<{ application_id: string; device_id: string }>(
+    named('SELECT application_id, device_id FROM tts_devices WHERE id = $1', [d.id]),
+  );
+  if (byId.rows[0]) {
+    assertSameDevice({ applicationId: byId.rows[0].application_id, deviceId: byId.rows[0].device_id }, d);
+    return d.id;
+  }
+  const byTts = await c.query<{ id: string }>(
+    named('SELECT id FROM tts_devices WHERE application_id = $1 AND device_id = $2', [d.applicationId, d.deviceId]),
+  );
+  if (!byTts.rows[0]) throw new Error(`device "${d.id}" could not be created`);
+  return byTts.rows[0].id;
 }
 
 async function upsertBucket(c: PoolClient, id: string, device: string | undefined, at: number): Promise<number> {
   const r = await c.query<{ key: number }>(
-    `INSERT INTO tts_buckets (id, device, created_at) VALUES ($1, $2, $3)
-     ON CONFLICT (id) DO UPDATE SET device = coalesce(tts_buckets.device, excluded.device)
-     RETURNING key`,
-    [id, device ?? null, at],
+    named(
+      `INSERT INTO tts_buckets (id, device, created_at) VALUES ($1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET device = coalesce(tts_buckets.device, excluded.device)
+       RETURNING key`,
+      [id, device ?? null, at],
+    ),
   );
   return Number(r.rows[0].key);
 }

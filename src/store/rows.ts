@@ -1,6 +1,6 @@
 // Database rows → records, shared by both backends. SQLite hands back JSON as text and booleans as
 // 0/1; PostgreSQL hands back parsed JSONB and booleans. `json` and `bool` smooth that over.
-import type { DeviceBookkeeping } from './device-state';
+import type { DeviceState } from './device-state';
 import type { BucketRecord, DeviceRecord, Retention, StoredReading } from './types';
 
 export interface DeviceRow {
@@ -93,11 +93,47 @@ export function deviceFromRow(row: DeviceRow): DeviceRecord {
   return device;
 }
 
-export function bookkeepingFromRow(row: DeviceRow): DeviceBookkeeping {
-  const book: DeviceBookkeeping = {};
-  if (row.last_uplink_at !== null) book.lastUplinkAt = Number(row.last_uplink_at);
-  if (row.location_rank !== null) book.locationRank = Number(row.location_rank);
-  return book;
+/** The columns a flush locks and rewrites (see DeviceState). */
+export const STATE_COLUMNS =
+  'id, application_id, device_id, bucket, connection_timeout, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, location, location_rank';
+
+export type DeviceStateRow = Pick<
+  DeviceRow,
+  | 'id'
+  | 'application_id'
+  | 'device_id'
+  | 'bucket'
+  | 'connection_timeout'
+  | 'last_seen'
+  | 'uplink_count'
+  | 'last_f_cnt'
+  | 'last_uplink_at'
+  | 'lost_frames'
+  | 'online'
+  | 'state_changed_at'
+  | 'location'
+  | 'location_rank'
+>;
+
+const num = (v: number | null): number | undefined => (v === null ? undefined : Number(v));
+
+export function stateFromRow(row: DeviceStateRow): DeviceState {
+  return {
+    id: row.id,
+    applicationId: row.application_id,
+    deviceId: row.device_id,
+    bucket: row.bucket,
+    connectionTimeout: Number(row.connection_timeout),
+    lastSeen: num(row.last_seen),
+    uplinkCount: Number(row.uplink_count),
+    lastFCnt: num(row.last_f_cnt),
+    lastUplinkAt: num(row.last_uplink_at),
+    lostFrames: Number(row.lost_frames),
+    online: row.online === true || row.online === 1,
+    stateChangedAt: num(row.state_changed_at),
+    location: json<DeviceState['location']>(row.location),
+    locationRank: num(row.location_rank),
+  };
 }
 
 export function retentionFromRow(row: Pick<BucketRow, 'max_age' | 'max_rows'>): Retention {

@@ -1,28 +1,40 @@
 import Database from 'better-sqlite3';
-import type { CreateDeviceResult, ReadingColumns, RetentionBucket, RetentionRun, StoreBackend } from './backend';
-import { applySighting, withUpdate, type DeviceStateUpdate } from './device-state';
+import type {
+  DeviceWrite,
+  LoadedDevice,
+  ReadingColumns,
+  RetentionBucket,
+  RetentionRun,
+  StoreBackend,
+  WriteBatch,
+  WriteBatchResult,
+} from './backend';
+import { applyDeviceWrites, assertSameDevice, lockOrder } from './backend-shared';
+import type { DeviceState } from './device-state';
+import { StoreDataError } from './errors';
+import { Checkpointer, type CheckpointStats } from './sqlite-checkpointer';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
-  bookkeepingFromRow,
+  STATE_COLUMNS,
   bucketFromRow,
   deviceFromRow,
   readingFromRow,
   retentionFromRow,
+  stateFromRow,
   toJsonText,
   type BucketRow,
   type DeviceRow,
+  type DeviceStateRow,
   type ReadingRow,
 } from './rows';
 import type {
   BucketRecord,
   BucketStats,
   DeviceRecord,
-  DeviceSighting,
-  NewDevice,
+  RadioSummary,
   ReadingCursor,
   ReadingQuery,
   Retention,
-  SightingResult,
   StoredReading,
 } from './types';
 
@@ -36,8 +48,6 @@ export const SQLITE_PRAGMAS: readonly string[] = [
   'synchronous = NORMAL',
   'busy_timeout = 5000',
   'cache_size = -65536',
-  // Fewer, larger checkpoints: batches touch many index pages at once.
-  'wal_autocheckpoint = 10000',
 ];
 
 export const SQLITE_INSERT_READING_SQL =
@@ -94,15 +104,26 @@ const MAX_TS = Number.MAX_SAFE_INTEGER;
 
 /**
  * better-sqlite3 in WAL mode with synchronous=NORMAL: durable across application crashes, and
- * fast because writes arrive here already batched (one transaction per batch). All statements
- * are short (paged reads, chunked deletes), so running them synchronously never holds the event
- * loop for long.
+ * fast because writes arrive here already batched (one transaction per flush). Statements are
+ * prepared once per connection. The writing connection never checkpoints (a checkpoint inside a
+ * commit stalled it for ~100 ms): a worker thread with its own connection runs PASSIVE
+ * checkpoints off the event loop (see sqlite-checkpointer.ts).
  */
 export class SqliteBackend implements StoreBackend {
   readonly dialect = 'sqlite' as const;
   private db: Database.Database | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
+  private checkpointer: Checkpointer | undefined;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly options: {
+      /** How often the worker checkpoints, ms (default 1,000). */
+      checkpointInterval?: number;
+      /** Checkpoint on the writing connection every this many WAL pages instead (SQLite's own way; for comparison). */
+      inlineCheckpointPages?: number;
+    } = {},
+  ) {}
 
   async open(targetVersion: number = LATEST_VERSION): Promise<void> {
     if (this.db) return;
@@ -115,15 +136,37 @@ export class SqliteBackend implements StoreBackend {
       throw err;
     }
     this.db = db;
+    if (this.options.inlineCheckpointPages !== undefined) {
+      db.pragma(`wal_autocheckpoint = ${Math.trunc(this.options.inlineCheckpointPages)}`);
+    } else if (this.file !== ':memory:') {
+      db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new Checkpointer(this.file, this.options.checkpointInterval ?? 1000, () => {
+        // No worker: checkpoint from this connection again, in small steps.
+        if (this.db === db) db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   async close(): Promise<void> {
     const db = this.db;
     this.db = undefined;
     // Prepared statements belong to the closed connection.
-    this.insertStatement = undefined;
-    this.countStatement = undefined;
+    this.statements.clear();
+    const checkpointer = this.checkpointer;
+    this.checkpointer = undefined;
+    await checkpointer?.stop();
     db?.close();
+  }
+
+  /** Checkpoint figures of the worker (for the benchmark and tests). */
+  get checkpoints(): CheckpointStats | undefined {
+    return this.checkpointer?.stats;
+  }
+
+  isDataError(err: unknown): boolean {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (err instanceof StoreDataError) return true;
+    return typeof code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
   }
 
   private get conn(): Database.Database {
@@ -131,84 +174,106 @@ export class SqliteBackend implements StoreBackend {
     return this.db;
   }
 
+  /** The connection's prepared statement for `sql`, prepared on first use. */
+  private st(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.conn.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   async schemaVersion(): Promise<number> {
     return currentVersion(this.conn);
   }
 
-  async createDevice(device: NewDevice): Promise<CreateDeviceResult> {
-    const db = this.conn;
-    return db
-      .transaction((): CreateDeviceResult => {
-        upsertBucket(db, device.bucket, device.id, device.at);
-        const inserted = db
-          .prepare(
-            `INSERT INTO tts_devices (id, application_id, device_id, dev_eui, join_eui, bucket, profile_id,
-               asset_type, asset_group, connection_timeout, downlink, created_at, updated_at, last_seen,
-               state_changed_at)
-             VALUES (@id, @applicationId, @deviceId, @devEui, @joinEui, @bucket, @profileId, @assetType,
-               @assetGroup, @connectionTimeout, @downlink, @at, @at, @at, @at)
-             ON CONFLICT DO NOTHING`,
-          )
-          .run({
-            ...device,
-            devEui: device.devEui ?? null,
-            joinEui: device.joinEui ?? null,
-            downlink: toJsonText(device.downlink),
-          }).changes;
-        const row = db.prepare('SELECT * FROM tts_devices WHERE id = ?').get(device.id) as DeviceRow | undefined;
-        const existing = row ? deviceFromRow(row) : this.findDeviceSync(device.applicationId, device.deviceId);
-        if (!existing) throw new Error(`device "${device.id}" could not be created`);
-        assertSameDevice(existing, device);
-        return { device: existing, created: inserted === 1 };
-      })
-      .immediate();
-  }
-
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
-    const row = this.conn.prepare('SELECT * FROM tts_devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    const row = this.st('SELECT * FROM tts_devices WHERE id = ?').get(id) as DeviceRow | undefined;
     return row ? deviceFromRow(row) : undefined;
   }
 
   async findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    return this.findDeviceSync(applicationId, deviceId);
-  }
-
-  private findDeviceSync(applicationId: string, deviceId: string): DeviceRecord | undefined {
-    const row = this.conn
-      .prepare('SELECT * FROM tts_devices WHERE application_id = ? AND device_id = ?')
-      .get(applicationId, deviceId) as DeviceRow | undefined;
+    const row = this.findRow(applicationId, deviceId);
     return row ? deviceFromRow(row) : undefined;
   }
 
+  async loadDevice(applicationId: string, deviceId: string): Promise<LoadedDevice | undefined> {
+    const row = this.findRow(applicationId, deviceId);
+    return row ? { record: deviceFromRow(row), state: stateFromRow(row) } : undefined;
+  }
+
+  private findRow(applicationId: string, deviceId: string): DeviceRow | undefined {
+    return this.st('SELECT * FROM tts_devices WHERE application_id = ? AND device_id = ?').get(applicationId, deviceId) as
+      | DeviceRow
+      | undefined;
+  }
+
   async listDevices(after: string | undefined, limit: number): Promise<DeviceRecord[]> {
-    const rows = this.conn
-      .prepare('SELECT * FROM tts_devices WHERE id > ? ORDER BY id LIMIT ?')
-      .all(after ?? '', limit) as DeviceRow[];
+    const rows = this.st('SELECT * FROM tts_devices WHERE id > ? ORDER BY id LIMIT ?').all(after ?? '', limit) as DeviceRow[];
     return rows.map(deviceFromRow);
   }
 
-  async recordSighting(id: string, sighting: DeviceSighting): Promise<SightingResult | undefined> {
+  async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
     const db = this.conn;
-    return db
-      .transaction((): SightingResult | undefined => {
-        const row = db.prepare('SELECT * FROM tts_devices WHERE id = ?').get(id) as DeviceRow | undefined;
-        if (!row) return undefined;
-        const device = deviceFromRow(row);
-        const { update, result } = applySighting(device, bookkeepingFromRow(row), sighting, Date.now());
-        if (!result.duplicate) db.prepare(UPDATE_STATE_SQL).run(stateParams(id, update));
-        return { ...result, device: result.duplicate ? device : withUpdate(device, update) };
-      })
-      .immediate();
+    let result: WriteBatchResult = { devices: [] };
+    db.transaction(() => {
+      if (batch.devices.length > 0) result = this.writeDevices(batch.devices);
+      this.insertRows(batch.readings);
+    }).immediate();
+    return result;
+  }
+
+  private writeDevices(writes: readonly DeviceWrite[]): WriteBatchResult {
+    const created = new Set<string>();
+    const alias = new Map<string, string>();
+    for (const w of writes) {
+      if (!w.create || created.has(w.id) || alias.has(w.id)) continue;
+      const d = w.create;
+      upsertBucket(this.st(UPSERT_BUCKET_SQL), d.bucket, d.id, d.at);
+      const inserted = this.st(INSERT_DEVICE_SQL).run({
+        ...d,
+        devEui: d.devEui ?? null,
+        joinEui: d.joinEui ?? null,
+        downlink: toJsonText(d.downlink),
+      }).changes;
+      if (inserted === 1) {
+        created.add(d.id);
+        continue;
+      }
+      const byId = this.st('SELECT application_id, device_id FROM tts_devices WHERE id = ?').get(d.id) as
+        | { application_id: string; device_id: string }
+        | undefined;
+      if (byId) {
+        assertSameDevice({ applicationId: byId.application_id, deviceId: byId.device_id }, d);
+        continue;
+      }
+      const other = this.st('SELECT id FROM tts_devices WHERE application_id = ? AND device_id = ?').pluck().get(d.applicationId, d.deviceId) as
+        | string
+        | undefined;
+      if (other === undefined) throw new Error(`device "${d.id}" could not be created`);
+      alias.set(d.id, other);
+    }
+    const ids = lockOrder(writes, alias);
+    const states = new Map<string, DeviceState>();
+    const rows = this.st(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id IN (SELECT value FROM json_each(?))`).all(
+      JSON.stringify(ids),
+    ) as DeviceStateRow[];
+    for (const row of rows) states.set(row.id, stateFromRow(row));
+    const now = Date.now();
+    const { results, changes } = applyDeviceWrites(writes, states, created, alias, now);
+    const update = this.st(UPDATE_STATE_SQL);
+    for (const c of changes) update.run(stateParams(c.state, c.metadata, now));
+    return { devices: results };
   }
 
   async setDownlink(id: string, value: unknown, at: number): Promise<boolean> {
     const text = toJsonText(value);
-    return this.conn.prepare('UPDATE tts_devices SET downlink = ?, updated_at = ? WHERE id = ?').run(text, at, id).changes === 1;
+    return this.st('UPDATE tts_devices SET downlink = ?, updated_at = ? WHERE id = ?').run(text, at, id).changes === 1;
   }
 
   async markOffline(now: number): Promise<DeviceRecord[]> {
-    const rows = this.conn
-      .prepare(
+    const rows = this.st(
         `UPDATE tts_devices SET online = 0, state_changed_at = @now, updated_at = @now
          WHERE online = 1 AND last_seen < @now - connection_timeout RETURNING *`,
       )
@@ -218,23 +283,23 @@ export class SqliteBackend implements StoreBackend {
 
   async ensureBucket(id: string, device: string | undefined, at: number): Promise<number> {
     const db = this.conn;
-    return db.transaction(() => upsertBucket(db, id, device, at)).immediate();
+    return db.transaction(() => upsertBucket(this.st(UPSERT_BUCKET_SQL), id, device, at)).immediate();
   }
 
   async ensureBuckets(ids: string[], at: number): Promise<Map<string, number>> {
     const db = this.conn;
     return db
-      .transaction(() => new Map(ids.map((id) => [id, upsertBucket(db, id, undefined, at)])))
+      .transaction(() => new Map(ids.map((id) => [id, upsertBucket(this.st(UPSERT_BUCKET_SQL), id, undefined, at)])))
       .immediate();
   }
 
   async getBucket(id: string): Promise<(BucketRecord & { key: number }) | undefined> {
-    const row = this.conn.prepare('SELECT * FROM tts_buckets WHERE id = ?').get(id) as BucketRow | undefined;
+    const row = this.st('SELECT * FROM tts_buckets WHERE id = ?').get(id) as BucketRow | undefined;
     return row ? bucketFromRow(row) : undefined;
   }
 
   async listBuckets(): Promise<BucketRecord[]> {
-    const rows = this.conn.prepare('SELECT * FROM tts_buckets ORDER BY id').all() as BucketRow[];
+    const rows = this.st('SELECT * FROM tts_buckets ORDER BY id').all() as BucketRow[];
     return rows.map((row) => {
       const { key: _key, ...bucket } = bucketFromRow(row);
       return bucket;
@@ -242,12 +307,11 @@ export class SqliteBackend implements StoreBackend {
   }
 
   async bucketStats(id: string): Promise<BucketStats | undefined> {
-    const db = this.conn;
-    const row = db.prepare('SELECT * FROM tts_buckets WHERE id = ?').get(id) as (BucketRow & { row_count: number }) | undefined;
+    const row = this.st('SELECT * FROM tts_buckets WHERE id = ?').get(id) as (BucketRow & { row_count: number }) | undefined;
     if (!row) return undefined;
     // The kept counter and the two ends of the bucket's index range: no scan of the bucket.
-    const first = db.prepare('SELECT ts FROM tts_readings WHERE bucket = ? ORDER BY ts, f_cnt LIMIT 1').pluck().get(row.key) as number | undefined;
-    const last = db.prepare('SELECT ts FROM tts_readings WHERE bucket = ? ORDER BY ts DESC, f_cnt DESC LIMIT 1').pluck().get(row.key) as
+    const first = this.st('SELECT ts FROM tts_readings WHERE bucket = ? ORDER BY ts, f_cnt LIMIT 1').pluck().get(row.key) as number | undefined;
+    const last = this.st('SELECT ts FROM tts_readings WHERE bucket = ? ORDER BY ts DESC, f_cnt DESC LIMIT 1').pluck().get(row.key) as
       | number
       | undefined;
     const { key: _key, ...record } = bucketFromRow(row);
@@ -259,8 +323,7 @@ export class SqliteBackend implements StoreBackend {
 
   async setRetention(id: string, retention: Retention): Promise<boolean> {
     return (
-      this.conn
-        .prepare('UPDATE tts_buckets SET max_age = ?, max_rows = ? WHERE id = ?')
+      this.st('UPDATE tts_buckets SET max_age = ?, max_rows = ? WHERE id = ?')
         .run(retention.maxAge ?? null, retention.maxRows ?? null, id).changes === 1
     );
   }
@@ -269,8 +332,7 @@ export class SqliteBackend implements StoreBackend {
     // One writer at a time is SQLite's own rule, and each step is one transaction: nothing to lock.
     return fn({
       buckets: async () => {
-        const rows = this.conn
-          .prepare('SELECT key, id, max_age, max_rows FROM tts_buckets WHERE max_age > 0 OR max_rows > 0')
+        const rows = this.st('SELECT key, id, max_age, max_rows FROM tts_buckets WHERE max_age > 0 OR max_rows > 0')
           .all() as BucketRow[];
         return rows.map((row) => ({ key: row.key, id: row.id, retention: retentionFromRow(row) }));
       },
@@ -290,50 +352,48 @@ export class SqliteBackend implements StoreBackend {
       .transaction((): number => {
         let deleted = 0;
         if (maxAge) {
-          deleted += db
-            .prepare(
+          deleted += this.st(
               `DELETE FROM tts_readings WHERE rowid IN
                  (SELECT rowid FROM tts_readings WHERE bucket = ? AND ts < ? ORDER BY ts, f_cnt LIMIT ?)`,
             )
             .run(bucket.key, now - maxAge, chunk).changes;
         }
         if (maxRows && deleted < chunk) {
-          const count = db.prepare('SELECT row_count FROM tts_buckets WHERE key = ?').pluck().get(bucket.key) as number | undefined;
+          const count = this.st('SELECT row_count FROM tts_buckets WHERE key = ?').pluck().get(bucket.key) as number | undefined;
           const excess = Math.min((count ?? 0) - deleted - maxRows, chunk - deleted);
           if (excess > 0) {
-            deleted += db
-              .prepare(
+            deleted += this.st(
                 `DELETE FROM tts_readings WHERE rowid IN
                    (SELECT rowid FROM tts_readings WHERE bucket = ? ORDER BY ts, f_cnt LIMIT ?)`,
               )
               .run(bucket.key, excess).changes;
           }
         }
-        if (deleted > 0) db.prepare('UPDATE tts_buckets SET row_count = row_count - ? WHERE key = ?').run(deleted, bucket.key);
+        if (deleted > 0) this.st('UPDATE tts_buckets SET row_count = row_count - ? WHERE key = ?').run(deleted, bucket.key);
         return deleted;
       })
       .immediate();
   }
 
-  private insertStatement: Database.Statement | undefined;
-  private countStatement: Database.Statement | undefined;
   private readonly addedRows = new RowTally();
 
   async insertReadings(rows: ReadingColumns): Promise<void> {
-    const db = this.conn;
-    const insert = (this.insertStatement ??= db.prepare(SQLITE_INSERT_READING_SQL));
-    const addCounts = (this.countStatement ??= db.prepare(ADD_ROW_COUNTS_SQL));
+    this.conn.transaction(() => this.insertRows(rows))();
+  }
+
+  /** Inserts readings inside the caller's transaction and adds them to their buckets' row counts. */
+  private insertRows(rows: ReadingColumns): void {
     const { bucketKey, ts, fCnt, fPort, data, radio } = rows;
+    if (bucketKey.length === 0) return;
+    const insert = this.st(SQLITE_INSERT_READING_SQL);
     const added = this.addedRows;
-    db.transaction(() => {
-      // Rows really inserted, per bucket (a replayed uplink changes nothing), then one counter
-      // update per batch: a few % of the batch's time, where a per-row trigger cost 25%.
-      added.clear(); // left over if an earlier batch failed midway
-      for (let i = 0; i < bucketKey.length; i++) {
-        if (insert.run(bucketKey[i], ts[i], fCnt[i], fPort[i], data[i], radio[i]).changes > 0) added.add(bucketKey[i]);
-      }
-      if (added.size > 0) addCounts.run(added.takeJson());
-    })();
+    // Rows really inserted, per bucket (a replayed uplink changes nothing), then one counter
+    // update per batch: a few % of the batch's time, where a per-row trigger cost 25%.
+    added.clear(); // left over if an earlier batch failed midway
+    for (let i = 0; i < bucketKey.length; i++) {
+      if (insert.run(bucketKey[i], ts[i], fCnt[i], fPort[i], data[i], radio[i]).changes > 0) added.add(bucketKey[i]);
+    }
+    if (added.size > 0) this.st(ADD_ROW_COUNTS_SQL).run(added.takeJson());
   }
 
   async queryReadings(
@@ -351,7 +411,7 @@ export class SqliteBackend implements StoreBackend {
     }
     sql += desc ? ' ORDER BY ts DESC, f_cnt DESC LIMIT ?' : ' ORDER BY ts, f_cnt LIMIT ?';
     params.push(query.limit);
-    const rows = this.conn.prepare(sql).all(...params) as ReadingRow[];
+    const rows = this.st(sql).all(...params) as ReadingRow[];
     const tail = rows[rows.length - 1];
     const page: { rows: StoredReading[]; last?: ReadingCursor } = { rows: rows.map(readingFromRow) };
     if (tail) page.last = { ts: tail.ts, fCnt: tail.f_cnt };
@@ -361,43 +421,38 @@ export class SqliteBackend implements StoreBackend {
 
 const UPDATE_STATE_SQL = `UPDATE tts_devices SET last_seen = @lastSeen, uplink_count = @uplinkCount,
   last_f_cnt = @lastFCnt, last_uplink_at = @lastUplinkAt, lost_frames = @lostFrames, online = @online,
-  state_changed_at = @stateChangedAt, metadata = @metadata, location = @location,
+  state_changed_at = @stateChangedAt, metadata = coalesce(@metadata, metadata), location = @location,
   location_rank = @locationRank, updated_at = @updatedAt WHERE id = @id`;
 
-function stateParams(id: string, u: DeviceStateUpdate): Record<string, unknown> {
+const INSERT_DEVICE_SQL = `INSERT INTO tts_devices (id, application_id, device_id, dev_eui, join_eui, bucket, profile_id,
+    asset_type, asset_group, connection_timeout, downlink, created_at, updated_at, last_seen, state_changed_at)
+  VALUES (@id, @applicationId, @deviceId, @devEui, @joinEui, @bucket, @profileId, @assetType,
+    @assetGroup, @connectionTimeout, @downlink, @at, @at, @at, @at)
+  ON CONFLICT DO NOTHING`;
+
+const UPSERT_BUCKET_SQL = `INSERT INTO tts_buckets (id, device, created_at) VALUES (?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET device = coalesce(tts_buckets.device, excluded.device)
+  RETURNING key`;
+
+function stateParams(s: DeviceState, metadata: RadioSummary | undefined, now: number): Record<string, unknown> {
   return {
-    id,
-    lastSeen: u.lastSeen,
-    uplinkCount: u.uplinkCount,
-    lastFCnt: u.lastFCnt ?? null,
-    lastUplinkAt: u.lastUplinkAt ?? null,
-    lostFrames: u.lostFrames,
-    online: u.online ? 1 : 0,
-    stateChangedAt: u.stateChangedAt ?? null,
-    metadata: toJsonText(u.metadata),
-    location: toJsonText(u.location),
-    locationRank: u.locationRank ?? null,
-    updatedAt: u.updatedAt,
+    id: s.id,
+    lastSeen: s.lastSeen ?? null,
+    uplinkCount: s.uplinkCount,
+    lastFCnt: s.lastFCnt ?? null,
+    lastUplinkAt: s.lastUplinkAt ?? null,
+    lostFrames: s.lostFrames,
+    online: s.online ? 1 : 0,
+    stateChangedAt: s.stateChangedAt ?? null,
+    metadata: toJsonText(metadata),
+    location: toJsonText(s.location),
+    locationRank: s.locationRank ?? null,
+    updatedAt: now,
   };
 }
 
-function upsertBucket(db: Database.Database, id: string, device: string | undefined, at: number): number {
-  const row = db
-    .prepare(
-      `INSERT INTO tts_buckets (id, device, created_at) VALUES (?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET device = coalesce(tts_buckets.device, excluded.device)
-       RETURNING key`,
-    )
-    .get(id, device ?? null, at) as { key: number };
-  return row.key;
-}
-
-export function assertSameDevice(existing: DeviceRecord, wanted: NewDevice): void {
-  if (existing.applicationId !== wanted.applicationId || existing.deviceId !== wanted.deviceId) {
-    throw new Error(
-      `registry id "${wanted.id}" already belongs to device "${existing.deviceId}" of application "${existing.applicationId}"`,
-    );
-  }
+function upsertBucket(stmt: Database.Statement, id: string, device: string | undefined, at: number): number {
+  return (stmt.get(id, device ?? null, at) as { key: number }).key;
 }
 
 function currentVersion(db: Database.Database): number {

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { CreateDeviceResult, StoreBackend } from './backend';
-import { QueueFullError, StoreInputError, StoreUnavailableError, describeError } from './errors';
-import { isDataError } from './postgres-backend';
+import type { DeviceWrite, DeviceWriteResult, LoadedDevice, StoreBackend } from './backend';
+import { withState } from './device-state';
+import { QueueFullError, StoreDataError, StoreInputError, StoreUnavailableError, describeError } from './errors';
 import { toJsonText } from './rows';
-import { WriteQueue, type QueuedColumns, type WriteOutcome } from './write-queue';
+import { WriteQueue, type Batch, type QueuedColumns, type WriteOutcome } from './write-queue';
 import {
   DEFAULT_PAGE,
   MAX_PAGE,
@@ -23,9 +23,9 @@ import {
 } from './types';
 
 export interface StoreOptions {
-  /** Readings waiting for the store, at most (default 10,000). Past it, writes fail with QueueFullError. */
+  /** Writes waiting for the store, at most (default 10,000 readings and as many device writes). Past it, writes fail with QueueFullError. */
   maxQueue?: number;
-  /** Readings per transaction, at most (default 5,000). */
+  /** Readings (and device writes) per transaction, at most (default 5,000). */
   batchSize?: number;
   /** First and longest wait between reconnect attempts, ms (default 500 and 30,000). */
   retryMin?: number;
@@ -45,6 +45,8 @@ export type StoreState =
 export type { WriteOutcome };
 
 const BUCKET_ID_MAX = 200;
+/** Reading times the store keeps: within ±2^53 ms (both backends use 64-bit integers). */
+const TS_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export function checkBucketId(id: unknown): string {
   if (typeof id !== 'string' || id.trim() === '') throw new StoreInputError('bucket id must be a non-empty string');
@@ -65,12 +67,15 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * The store everything in this package talks to: devices, buckets and readings over one backend.
  *
- * Writes are queued and flushed as soon as the event loop is free (setImmediate), so a single
- * reading is written without delay while a burst becomes a few large transactions. When the
- * backend fails, readings stay queued (bounded) and the store retries with backoff; callers are
- * told their reading is queued, and get a QueueFullError once the bound is reached.
+ * Writes (readings, device creations and sightings) are queued and flushed as soon as the event
+ * loop is free (setImmediate), all of a flush in one transaction: a single write goes out without
+ * delay while a burst becomes a few large transactions. A write resolves only when its
+ * transaction has committed. When the store is unreachable, writes are refused at once with
+ * StoreUnavailableError (the caller hands its message back to the durable inbox) and the store
+ * reconnects with backoff; a full queue refuses with QueueFullError. A transaction the database
+ * refuses because of its data is split until only the writes it refuses fail (StoreDataError).
  *
- * Events: `state` (StoreState) on every change of reachability.
+ * Events: `state` (StoreState) on every change of reachability; `warning` (text).
  */
 export class TtsStore extends EventEmitter {
   private readonly maxQueue: number;
@@ -80,13 +85,14 @@ export class TtsStore extends EventEmitter {
   private readonly retentionInterval: number;
   private readonly retentionChunk: number;
 
-  private readonly queue: WriteQueue;
+  private readonly queue = new WriteQueue();
   private readonly bucketKeys = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   private flushScheduled = false;
   private opened = false;
   private opening: Promise<void> | undefined;
   private closed = false;
+  private closing = false;
   private lastError: string | undefined;
   private retryDelay: number;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -106,7 +112,6 @@ export class TtsStore extends EventEmitter {
     this.retentionInterval = options.retentionInterval ?? 60_000;
     this.retentionChunk = options.retentionChunk ?? 5_000;
     this.retryDelay = this.retryMin;
-    this.queue = new WriteQueue(this.batchSize);
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -117,14 +122,21 @@ export class TtsStore extends EventEmitter {
     return this.stateValue;
   }
 
-  /** Readings accepted and not yet written. */
+  /** Writes accepted and not yet committed. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.queue.deviceLength;
+  }
+
+  /** Whether a write now would be refused at once (unreachable, closing or closed); a reason, or undefined. */
+  get refusal(): string | undefined {
+    if (this.closed || this.closing) return 'store is closing';
+    if (this.stateValue.status === 'unavailable') return this.lastError ?? 'unreachable';
+    return undefined;
   }
 
   /**
-   * Opens (connects and migrates). Resolves once open; on failure the store stays usable for
-   * writes (they queue), retries in the background and the returned promise rejects.
+   * Opens (connects and migrates). Resolves once open; on failure the store retries in the
+   * background and the returned promise rejects.
    */
   async start(): Promise<void> {
     if (this.closed) throw new StoreUnavailableError('store is closed');
@@ -138,11 +150,8 @@ export class TtsStore extends EventEmitter {
       try {
         await this.backend.open();
         this.opened = true;
-        this.lastError = undefined;
-        this.retryDelay = this.retryMin;
-        this.setState({ status: 'ready', queued: this.queue.length });
+        this.back();
         this.startRetention();
-        if (this.queue.length > 0) this.scheduleFlush();
       } catch (err) {
         this.failed(err);
       } finally {
@@ -152,21 +161,30 @@ export class TtsStore extends EventEmitter {
     return this.opening;
   }
 
+  private back(): void {
+    this.lastError = undefined;
+    this.retryDelay = this.retryMin;
+    this.setState({ status: 'ready', queued: this.queued });
+    if (!this.queue.empty) this.scheduleFlush();
+  }
+
   private setState(state: StoreState): void {
     this.stateValue = state;
     this.emit('state', state);
   }
 
+  /** The store is unreachable: what waits is refused (its callers hold their messages), and a reconnect is scheduled. */
   private failed(err: unknown): void {
-    // Everything waiting stays queued; callers learn their reading is accepted but not yet written.
-    this.queue.reportAllQueued();
     this.lastError = describeError(err);
-    this.setState({ status: 'unavailable', error: this.lastError, queued: this.queue.length });
+    this.queue.drain(new StoreUnavailableError(this.lastError));
+    if (this.stateValue.status !== 'unavailable' || this.stateValue.error !== this.lastError) {
+      this.setState({ status: 'unavailable', error: this.lastError, queued: 0 });
+    }
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    if (this.closed || this.retryTimer) return;
+    if (this.closed || this.closing || this.retryTimer) return;
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, this.retryMax);
     this.retryTimer = setTimeout(() => {
@@ -177,17 +195,18 @@ export class TtsStore extends EventEmitter {
   }
 
   private async retry(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     if (!this.opened) {
       await this.tryOpen();
       return;
     }
-    this.lastError = undefined;
-    await this.flush();
-    if (this.lastError === undefined) {
-      this.retryDelay = this.retryMin;
-      this.setState({ status: 'ready', queued: this.queue.length });
+    try {
+      await this.backend.schemaVersion();
+    } catch (err) {
+      this.failed(err);
+      return;
     }
+    this.back();
   }
 
   /** Waits for an open in progress; throws when the store is not reachable. */
@@ -198,11 +217,23 @@ export class TtsStore extends EventEmitter {
     return this.backend;
   }
 
+  /** Why a write must be refused now, as an error; undefined when it may be queued. */
+  private refuse(pending: number): Error | undefined {
+    if (this.closed || this.closing) return new StoreUnavailableError('store is closing');
+    if (this.stateValue.status === 'unavailable') {
+      if (!this.opened && !this.opening && !this.retryTimer) this.scheduleRetry();
+      return new StoreUnavailableError(this.lastError ?? 'unreachable');
+    }
+    if (pending >= this.maxQueue) return new QueueFullError(this.maxQueue, this.lastError);
+    return undefined;
+  }
+
   // ---- readings -------------------------------------------------------------------------
 
   /**
-   * Accepts one reading. Resolves when it is committed, or (store unreachable) when it is queued
-   * in memory; rejects with StoreInputError for bad input and QueueFullError when the queue is full.
+   * Accepts one reading. Resolves when it is committed; rejects with StoreInputError for bad
+   * input, StoreUnavailableError (unreachable or closing), QueueFullError, or StoreDataError when
+   * the database refuses it.
    */
   write(reading: Reading): Promise<WriteOutcome> {
     // Checked field by field and queued as columns, so an accepted reading allocates only its JSON.
@@ -214,9 +245,9 @@ export class TtsStore extends EventEmitter {
       // A bucket with a known key was checked when it was first seen.
       bucketKey = typeof bucket === 'string' ? (this.bucketKeys.get(bucket) ?? -1) : -1;
       if (bucketKey < 0) checkBucketId(bucket);
-      if (typeof ts !== 'number' || !Number.isFinite(ts)) throw new StoreInputError('reading time is not a valid time');
+      if (typeof ts !== 'number' || !Number.isFinite(ts) || Math.abs(ts) > TS_LIMIT) throw new StoreInputError('reading time is not a valid time');
       if (!isPlainObject(reading.data)) throw new StoreInputError('a reading must be a JSON object (msg.payload)');
-      if (fCnt !== undefined && !(Number.isInteger(fCnt) && fCnt >= 0)) throw new StoreInputError('f_cnt must be a whole number ≥ 0');
+      if (fCnt !== undefined && !(Number.isInteger(fCnt) && fCnt >= 0 && fCnt <= TS_LIMIT)) throw new StoreInputError('f_cnt must be a whole number ≥ 0');
       if (fPort !== undefined && !(Number.isInteger(fPort) && fPort >= 0 && fPort <= 255)) {
         throw new StoreInputError('f_port must be a whole number from 0 to 255');
       }
@@ -229,13 +260,9 @@ export class TtsStore extends EventEmitter {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.closed) return Promise.reject(new StoreUnavailableError('store is closed'));
-    if (this.queue.length >= this.maxQueue) {
-      return Promise.reject(new QueueFullError(this.maxQueue, this.lastError));
-    }
-    const unavailable = this.stateValue.status === 'unavailable';
-    if (!unavailable) this.scheduleFlush();
-    else if (!this.opened && !this.opening && !this.retryTimer) this.scheduleRetry();
+    const refused = this.refuse(this.queue.length);
+    if (refused) return Promise.reject(refused);
+    this.scheduleFlush();
     return this.queue.push(
       bucket,
       bucketKey,
@@ -245,8 +272,26 @@ export class TtsStore extends EventEmitter {
       fPort ?? null,
       data,
       radio,
-      unavailable,
     );
+  }
+
+  /**
+   * Queues one message's device work (creation and/or sighting) for the next flush, in the same
+   * transaction as the readings. Resolves with its effect once committed; rejects as write() does.
+   */
+  writeDevice(write: DeviceWrite): Promise<DeviceWriteResult> {
+    if (write.create) {
+      try {
+        checkBucketId(write.create.bucket);
+        JSON.stringify(write.create.downlink);
+      } catch (err) {
+        return Promise.reject(err instanceof StoreInputError ? err : new StoreInputError(`downlink cannot be stored as JSON: ${(err as Error).message}`));
+      }
+    }
+    const refused = this.refuse(this.queue.deviceLength);
+    if (refused) return Promise.reject(refused);
+    this.scheduleFlush();
+    return this.queue.pushDevice(write);
   }
 
   private scheduleFlush(): void {
@@ -262,30 +307,44 @@ export class TtsStore extends EventEmitter {
   flush(): Promise<void> {
     this.flushing ??= this.runFlush().finally(() => {
       this.flushing = undefined;
-      // Readings that arrived during the last batch.
-      if (this.queue.length > 0 && this.stateValue.status !== 'unavailable') this.scheduleFlush();
+      // Writes that arrived during the last batch.
+      if (!this.queue.empty && this.stateValue.status === 'ready') this.scheduleFlush();
     });
     return this.flushing;
   }
 
   private async runFlush(): Promise<void> {
-    while (this.queue.length > 0 && this.opened && !this.closed) {
+    while (!this.queue.empty && this.opened && !this.closed && this.stateValue.status !== 'unavailable') {
       const batch = this.queue.take(this.batchSize);
-      try {
-        await this.resolveBucketKeys(batch.rows);
-        await this.backend.insertReadings(batch.rows);
-      } catch (err) {
-        if (isDataError(err)) {
-          const lost = this.queue.refused(batch, new Error(`readings not stored: ${describeError(err)}`));
-          if (lost > 0) this.emit('warning', `${lost} queued readings not stored: ${describeError(err)}`);
-          continue;
-        }
+      if (!(await this.commit(batch))) return;
+      if (!this.queue.empty) await yieldToLoop();
+    }
+  }
+
+  /**
+   * Commits one batch. A refusal of its data splits it in halves, down to the single write the
+   * database refuses (that one fails with the reason; the rest commit). Returns false on an outage
+   * (the batch and everything queued were refused as unavailable).
+   */
+  private async commit(batch: Batch): Promise<boolean> {
+    try {
+      await this.resolveBucketKeys(batch.rows);
+      const result = await this.backend.writeBatch({ devices: batch.devices, readings: batch.rows });
+      batch.committed(result.devices);
+      return true;
+    } catch (err) {
+      if (!this.backend.isDataError(err)) {
+        batch.failed(new StoreUnavailableError(describeError(err)));
         this.failed(err);
-        return;
+        return false;
       }
-      this.queue.committed(batch);
-      if (this.stateValue.status === 'ready' && this.stateValue.queued > 0) this.setState({ status: 'ready', queued: this.queue.length });
-      if (this.queue.length > 0) await yieldToLoop();
+      if (batch.size === 1) {
+        const reason = err instanceof StoreDataError ? err.message : `the store refused it: ${describeError(err)}`;
+        batch.failed(new StoreDataError(reason));
+        return true;
+      }
+      const [first, rest] = batch.split(Math.ceil(batch.size / 2));
+      return (await this.commit(first)) && (await this.commit(rest));
     }
   }
 
@@ -415,10 +474,12 @@ export class TtsStore extends EventEmitter {
 
   // ---- devices --------------------------------------------------------------------------
 
-  async createDevice(device: NewDevice): Promise<CreateDeviceResult> {
-    checkBucketId(device.bucket);
-    const result = await (await this.backendReady()).createDevice(device);
-    return result;
+  /** Creates a device with its bucket (committed before it resolves); `created` is false when it existed. */
+  async createDevice(device: NewDevice): Promise<{ device: DeviceRecord; created: boolean }> {
+    const result = await this.writeDevice({ id: device.id, create: device });
+    const record = result.state ? await this.getDevice(result.state.id) : undefined;
+    if (!record) throw new StoreUnavailableError(`device "${device.id}" could not be read back`);
+    return { device: record, created: result.created };
   }
 
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
@@ -429,6 +490,11 @@ export class TtsStore extends EventEmitter {
     return (await this.backendReady()).findDevice(applicationId, deviceId);
   }
 
+  /** A device's record with its state columns (what the registry keeps in memory). */
+  async loadDevice(applicationId: string, deviceId: string): Promise<LoadedDevice | undefined> {
+    return (await this.backendReady()).loadDevice(applicationId, deviceId);
+  }
+
   async listDevices(options: { after?: string; limit?: number } = {}): Promise<DevicePage> {
     const limit = Math.min(options.limit ?? DEFAULT_PAGE, MAX_PAGE);
     const devices = await (await this.backendReady()).listDevices(options.after, limit);
@@ -437,8 +503,14 @@ export class TtsStore extends EventEmitter {
     return page;
   }
 
+  /** Records one sighting (committed with the next flush); undefined when there is no such device. */
   async recordSighting(id: string, sighting: DeviceSighting): Promise<SightingResult | undefined> {
-    return (await this.backendReady()).recordSighting(id, sighting);
+    const result = await this.writeDevice({ id, sighting });
+    if (!result.state || !result.effect) return undefined;
+    const record = await this.getDevice(result.state.id);
+    if (!record) return undefined;
+    const { cameOnline, locationChanged, duplicate, metadata } = result.effect;
+    return { device: withState(record, result.state, metadata), cameOnline, locationChanged, duplicate };
   }
 
   async setDownlink(id: string, value: unknown): Promise<boolean> {
@@ -459,25 +531,26 @@ export class TtsStore extends EventEmitter {
   // ---- lifecycle ------------------------------------------------------------------------
 
   /**
-   * Stops timers, writes what is queued (if the store is reachable) and closes the backend.
-   * Readings that cannot be written are rejected, or counted in the returned `lost` when they
-   * had already been reported as queued.
+   * Stops timers, commits what is queued (if the store is reachable) and closes the backend.
+   * Writes that cannot be committed are refused with StoreUnavailableError (their callers hold
+   * their messages); returns how many.
    */
-  async close(): Promise<{ lost: number }> {
-    if (this.closed) return { lost: 0 };
+  async close(): Promise<{ refused: number }> {
+    if (this.closed) return { refused: 0 };
+    this.closing = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     this.retryTimer = undefined;
     this.retentionTimer = undefined;
     if (this.opening) await this.opening;
     if (this.flushing) await this.flushing;
-    if (this.opened && this.queue.length > 0 && this.stateValue.status !== 'unavailable') await this.flush();
+    if (this.opened && !this.queue.empty && this.stateValue.status !== 'unavailable') await this.flush();
     this.closed = true;
     if (this.retentionRunning) await this.retentionRunning.catch(() => 0);
-    const lost = this.queue.drain(new StoreUnavailableError('store closed before the reading could be written'));
+    const refused = this.queue.drain(new StoreUnavailableError('store closed before the write was committed'));
     this.opened = false;
     await this.backend.close();
     this.setState({ status: 'closed' });
-    return { lost };
+    return { refused };
   }
 }

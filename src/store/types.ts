@@ -91,6 +91,13 @@ export interface DeviceSighting {
   location?: LocationRecord;
   /** Rank of `location`'s source: a stored location is replaced only by one of equal or better rank. */
   locationRank?: number;
+  /**
+   * Whether `location` is a real move from the stored one (the registry's threshold rule); default:
+   * any difference. Only a move replaces the stored position and reports a location change.
+   */
+  moved?: (stored: LocationRecord, candidate: LocationRecord) => boolean;
+  /** The message is an inbox replay: if the device already counted an uplink this old, it is not counted again. */
+  replay?: boolean;
 }
 
 export interface SightingResult {

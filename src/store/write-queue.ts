@@ -1,16 +1,14 @@
-// The store's bounded queue of readings waiting to be written, and how their callers are told.
+// The store's bounded queues of writes waiting for the next flush: readings, and the device writes
+// (creations and sightings) that go into the same transaction.
 //
-// A burst of writes should cost little beyond the database's own work, so a queued reading is
-// one element in each of a few column arrays (no object of its own), and readings accepted one
-// after another share one settlement (a group with one promise) instead of a promise and two
-// resolver closures apiece. A group never spans two batches (it holds at most one batch and is
-// closed once a flush takes it), so a group's outcome is exactly the outcome of the transaction
-// its readings were in.
-import type { ReadingColumns } from './backend';
+// A queued reading is one element in each of a few column arrays (no object of its own) plus its
+// settlement. Every write settles only when its transaction commits (or with the reason it never
+// will): a caller that was told "done" can forget the message.
+import type { DeviceWrite, DeviceWriteResult, ReadingColumns } from './backend';
 
 export interface WriteOutcome {
-  /** True when the store is unreachable and the reading waits in memory to be written. */
-  queued: boolean;
+  /** Always false: a write resolves only once committed (kept for flows reading msg.stored.queued). */
+  queued: false;
 }
 
 /** Columns of queued readings (a ReadingColumns plus bucket ids); `bucketKey` is -1 until known. */
@@ -24,74 +22,84 @@ export interface QueuedColumns extends ReadingColumns {
   radio: Array<string | null>;
 }
 
-const QUEUED: WriteOutcome = Object.freeze({ queued: true });
-const WRITTEN: WriteOutcome = Object.freeze({ queued: false });
-
-class Group {
-  readonly promise: Promise<WriteOutcome>;
-  size = 0;
-  /** The callers were told already (queued, or failed). */
-  settled = false;
-  /** Taken by a flush: later readings start a new group. */
-  closed = false;
-  private resolveFn!: (outcome: WriteOutcome) => void;
-  private rejectFn!: (err: Error) => void;
-
-  constructor() {
-    this.promise = new Promise<WriteOutcome>((resolve, reject) => {
-      this.resolveFn = resolve;
-      this.rejectFn = reject;
-    });
-  }
-
-  settle(outcome: WriteOutcome): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.resolveFn(outcome);
-  }
-
-  fail(err: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.rejectFn(err);
-  }
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
 }
 
-/** Readings taken for one transaction (whole groups only); the columns are copies. */
-export interface Batch {
-  readonly rows: QueuedColumns;
-  readonly count: number;
-  readonly groups: number;
-}
+export const WRITTEN: WriteOutcome = Object.freeze({ queued: false });
 
 function emptyColumns(): QueuedColumns {
   return { bucket: [], bucketKey: [], ts: [], fCnt: [], fPort: [], data: [], radio: [] };
 }
 
-export class WriteQueue {
-  private cols: QueuedColumns = emptyColumns();
-  private groups: Group[] = [];
+/** Readings and device writes taken for one transaction, oldest first. */
+export class Batch {
+  constructor(
+    readonly rows: QueuedColumns,
+    readonly readingSettles: Array<Settle<WriteOutcome>>,
+    readonly devices: DeviceWrite[],
+    readonly deviceSettles: Array<Settle<DeviceWriteResult>>,
+  ) {}
 
-  constructor(private readonly groupLimit: number) {}
-
-  get length(): number {
-    return this.cols.ts.length;
+  get size(): number {
+    return this.readingSettles.length + this.devices.length;
   }
 
-  /**
-   * Queues a reading. `reportQueued`: the store is unreachable, so the caller learns at once that
-   * the reading waits in memory; otherwise the promise settles when its transaction commits.
-   */
-  push(
-    bucket: string,
-    bucketKey: number,
-    ts: number,
-    fCnt: number,
-    fPort: number | null,
-    data: string,
-    radio: string | null,
-    reportQueued: boolean,
-  ): Promise<WriteOutcome> {
+  /** The first `n` items (device writes first, then readings) and the rest, as two batches. */
+  split(n: number): [Batch, Batch] {
+    const d = Math.min(n, this.devices.length);
+    const r = n - d;
+    const slice = (from: number, to?: number): QueuedColumns => {
+      const c = this.rows;
+      return {
+        bucket: c.bucket.slice(from, to),
+        bucketKey: c.bucketKey.slice(from, to),
+        ts: c.ts.slice(from, to),
+        fCnt: c.fCnt.slice(from, to),
+        fPort: c.fPort.slice(from, to),
+        data: c.data.slice(from, to),
+        radio: c.radio.slice(from, to),
+      };
+    };
+    return [
+      new Batch(slice(0, r), this.readingSettles.slice(0, r), this.devices.slice(0, d), this.deviceSettles.slice(0, d)),
+      new Batch(slice(r), this.readingSettles.slice(r), this.devices.slice(d), this.deviceSettles.slice(d)),
+    ];
+  }
+
+  committed(results: DeviceWriteResult[]): void {
+    for (let i = 0; i < this.deviceSettles.length; i++) this.deviceSettles[i].resolve(results[i]);
+    for (const s of this.readingSettles) s.resolve(WRITTEN);
+  }
+
+  failed(err: Error): void {
+    for (const s of this.deviceSettles) s.reject(err);
+    for (const s of this.readingSettles) s.reject(err);
+  }
+}
+
+export class WriteQueue {
+  private cols: QueuedColumns = emptyColumns();
+  private settles: Array<Settle<WriteOutcome>> = [];
+  private devices: DeviceWrite[] = [];
+  private deviceSettles: Array<Settle<DeviceWriteResult>> = [];
+
+  /** Readings waiting. */
+  get length(): number {
+    return this.settles.length;
+  }
+
+  /** Device writes waiting. */
+  get deviceLength(): number {
+    return this.devices.length;
+  }
+
+  get empty(): boolean {
+    return this.settles.length === 0 && this.devices.length === 0;
+  }
+
+  push(bucket: string, bucketKey: number, ts: number, fCnt: number, fPort: number | null, data: string, radio: string | null): Promise<WriteOutcome> {
     const c = this.cols;
     c.bucket.push(bucket);
     c.bucketKey.push(bucketKey);
@@ -100,81 +108,39 @@ export class WriteQueue {
     c.fPort.push(fPort);
     c.data.push(data);
     c.radio.push(radio);
-    let group = this.groups[this.groups.length - 1];
-    if (!group || group.closed || group.size >= this.groupLimit || group.settled !== reportQueued) {
-      group = new Group();
-      if (reportQueued) group.settle(QUEUED);
-      this.groups.push(group);
-    }
-    group.size++;
-    return group.promise;
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      this.settles.push({ resolve, reject });
+    });
   }
 
-  /** The oldest readings, whole groups of them, at most `max` (at least one group). */
+  pushDevice(write: DeviceWrite): Promise<DeviceWriteResult> {
+    this.devices.push(write);
+    return new Promise<DeviceWriteResult>((resolve, reject) => {
+      this.deviceSettles.push({ resolve, reject });
+    });
+  }
+
+  /** The oldest writes: at most `max` readings and `max` device writes. */
   take(max: number): Batch {
-    let count = 0;
-    let groups = 0;
-    while (groups < this.groups.length) {
-      const group = this.groups[groups];
-      if (groups > 0 && count + group.size > max) break;
-      group.closed = true;
-      count += group.size;
-      groups++;
-    }
+    const n = Math.min(max, this.settles.length);
     const c = this.cols;
     const rows: QueuedColumns = {
-      bucket: c.bucket.slice(0, count),
-      bucketKey: c.bucketKey.slice(0, count),
-      ts: c.ts.slice(0, count),
-      fCnt: c.fCnt.slice(0, count),
-      fPort: c.fPort.slice(0, count),
-      data: c.data.slice(0, count),
-      radio: c.radio.slice(0, count),
+      bucket: c.bucket.splice(0, n),
+      bucketKey: c.bucketKey.splice(0, n),
+      ts: c.ts.splice(0, n),
+      fCnt: c.fCnt.splice(0, n),
+      fPort: c.fPort.splice(0, n),
+      data: c.data.splice(0, n),
+      radio: c.radio.splice(0, n),
     };
-    return { rows, count, groups };
+    const d = Math.min(max, this.devices.length);
+    return new Batch(rows, this.settles.splice(0, n), this.devices.splice(0, d), this.deviceSettles.splice(0, d));
   }
 
-  /** The batch is committed: its readings leave the queue and their callers are told. */
-  committed(batch: Batch): void {
-    for (const group of this.remove(batch)) group.settle(WRITTEN);
-  }
-
-  /**
-   * The batch can never be written (the database refuses its data): its callers get `err`.
-   * Returns how many of its readings had been reported as queued (their callers cannot be told).
-   */
-  refused(batch: Batch, err: Error): number {
-    let untold = 0;
-    for (const group of this.remove(batch)) {
-      if (group.settled) untold += group.size;
-      else group.fail(err);
-    }
-    return untold;
-  }
-
-  /** The store became unreachable: every caller still waiting learns its reading is queued. */
-  reportAllQueued(): void {
-    for (const group of this.groups) group.settle(QUEUED);
-  }
-
-  /**
-   * Empties the queue (store closing). Callers still waiting get `err`; returns how many readings
-   * had been reported as queued and are now lost.
-   */
+  /** Empties the queue: every waiting caller gets `err`. Returns how many writes that was. */
   drain(err: Error): number {
-    let lost = 0;
-    for (const group of this.groups) {
-      if (group.settled) lost += group.size;
-      else group.fail(err);
-    }
-    this.cols = emptyColumns();
-    this.groups = [];
-    return lost;
-  }
-
-  private remove(batch: Batch): Group[] {
-    const c = this.cols;
-    for (const column of [c.bucket, c.bucketKey, c.ts, c.fCnt, c.fPort, c.data, c.radio]) column.splice(0, batch.count);
-    return this.groups.splice(0, batch.groups);
+    const all = this.take(Number.MAX_SAFE_INTEGER);
+    all.failed(err);
+    return all.size;
   }
 }

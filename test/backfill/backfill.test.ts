@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,6 +116,20 @@ describe('backfill from the Storage Integration', function () {
 
   describe('the service', function () {
     const events: BackfillEvent[] = [];
+    const reported = new EventEmitter();
+    /** Resolves with the first event (already reported or to come) that matches. */
+    const event = (match: (e: BackfillEvent) => boolean): Promise<BackfillEvent> => {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => {
+        const on = (e: BackfillEvent): void => {
+          if (!match(e)) return;
+          reported.off('event', on);
+          resolve(e);
+        };
+        reported.on('event', on);
+      });
+    };
     let input: RecordingInput;
     let profile: BackfillProfile | undefined;
     let services: BackfillService[];
@@ -131,7 +146,10 @@ describe('backfill from the Storage Integration', function () {
 
     const start = (options: Partial<ConstructorParameters<typeof BackfillService>[1]> = {}): BackfillService => {
       const service = new BackfillService(
-        { profileFor: (appId) => (appId === APP ? profile : undefined), targetFor: () => input, report: (e) => events.push(e) },
+        { profileFor: (appId) => (appId === APP ? profile : undefined), targetFor: () => input, report: (e) => {
+          events.push(e);
+          reported.emit('event', e);
+        } },
         { stateFile: path.join(dir, 'tts-backfill.json'), pageSize: 4, retry: FAST, retryDelaysMs: [], stateWriteIntervalMs: 20, ...options },
       );
       services.push(service);
@@ -209,15 +227,7 @@ describe('backfill from the Storage Integration', function () {
       events.length = 0;
       const retrying = start({ retryDelaysMs: [10] });
       retrying.flowsStarted();
-      const outcome = await new Promise<BackfillEvent>((resolve) => {
-        const timer = setInterval(() => {
-          const done = events.find((e) => e.kind === 'finished');
-          if (done) {
-            clearInterval(timer);
-            resolve(done);
-          }
-        }, 10);
-      });
+      const outcome = await event((e) => e.kind === 'finished');
       assert.ok(events.some((e) => e.kind === 'failed' && e.retryInMs === 10), 'a 503 is retried after the delay');
       assert.equal(outcome.kind, 'finished');
       assert.equal(input.bodies.length, 1, `the lost uplink arrives once the integration answers: ${JSON.stringify(events)}`);
@@ -242,6 +252,26 @@ describe('backfill from the Storage Integration', function () {
       assert.ok(started && started.kind === 'started' && started.trimmedFrom !== undefined);
       assert.ok(Date.parse(started.from) > Date.now() + 1.9 * 3_600_000, 'window trimmed to the last hour');
       assert.equal(input.bodies.length, 0, 'the uplink older than the maximum gap is left out');
+    });
+
+    it('takes a second look at the end of the gap for uplinks TTS stored late', async function () {
+      const slow = new TtsSimulator({ applicationId: APP, devices: 2, storageIntegration: { delayMs: 400 }, webhook: { url: 'http://127.0.0.1:9/tts', token: 't', messageTypes: ['uplink_message'] } });
+      await slow.start();
+      try {
+        profile = { ...profile!, server: slow.url, apiKey: slow.apiKey };
+        const first = start();
+        const [before] = await slow.sendUplink();
+        deliver(before.body);
+        await first.close();
+        const lost = [(await slow.sendUplink())[0].body, (await slow.sendUplink())[0].body];
+        const second = start({ settleMs: 800 });
+        second.flowsStarted();
+        const recheck = await event((e) => e.kind === 'finished' && e.recheck);
+        assert.equal(recheck.kind, 'finished');
+        assert.deepEqual(input.bodies.map(counterOf).sort(), lost.map(counterOf).sort(), 'each late uplink fed once, by one pass or the other');
+      } finally {
+        await slow.stop();
+      }
     });
   });
 });

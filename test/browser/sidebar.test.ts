@@ -2,12 +2,15 @@
 // by the simulator: devices with their state and readings, a device's detail with its
 // `downlink` property edited (a tts-downlink with "On change" sends it, the simulator
 // acknowledges), buckets with a chart and exports, and the log showing a refused webhook with
-// its reason as it happens. Screenshots for the README: see screenshotPath.
+// its reason as it happens. Screenshots go to .tmp/screenshots/ on every run, and to the committed
+// docs/screenshots/ (for the README) with UPDATE_SCREENSHOTS=1, so ordinary runs leave the tree clean.
 import { strict as assert } from 'node:assert';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { TtsSimulator } from '../../src/sim';
-import { downloadedText, nextDownload, openEditorSession, screenshotPath } from '../helpers/browser';
-import { NodeRedProcess } from '../helpers/node-red-process';
+import { downloadedText, nextDownload, openEditDialog, openEditorSession } from '../helpers/browser';
+import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
 
 const TOKEN = 'sidebar-browser-webhook-token-5c1d9e';
 const API_KEY = 'NNSXS.SIDEBARKEYID00001.SIDEBARSECRETABCDEFGHIJKLMNOPQRSTUVWXYZ012345678';
@@ -16,6 +19,7 @@ const TAB = 'sidebar-tab';
 const PROFILE = 'sidebar-profile';
 const STORE = 'sidebar-store';
 const DEVICE = 'sim-device-01';
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
 
 function flows(server: string): unknown[] {
   return [
@@ -40,7 +44,8 @@ function flows(server: string): unknown[] {
 }
 
 async function shot(page: Page, name: string): Promise<void> {
-  await page.locator('#red-ui-sidebar').screenshot({ path: screenshotPath(`sidebar-${name}`) });
+  mkdirSync(SHOTS, { recursive: true });
+  await page.locator('#red-ui-sidebar').screenshot({ path: join(SHOTS, `sidebar-${name}.png`) });
 }
 
 describe('the editor sidebar "The Things Stack" in a real browser', function () {
@@ -97,6 +102,8 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     assert.match(text, /RSSI -?\d+ dBm · SNR -?[\d.]+ dB · SF\d+ · \d gateway/);
     assert.match(text, /\d+\.\d{5}, \d+\.\d{5} \(\w+\)/);
     await shot(page, 'devices');
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, 'sidebar-editor.png') });
 
     await page.fill('.tts-monitor-device-filter', 'device-02');
     await page.locator('.tts-monitor-device[data-device="sim-device-01"]').waitFor({ state: 'detached' });
@@ -124,6 +131,7 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     assert.equal((sent.body as { downlinks: Array<{ frm_payload: string }> }).downlinks[0].frm_payload, Buffer.from([0, 30, 5]).toString('base64'));
     await acked;
     await shot(page, 'device');
+
 
     // The log shows the downlink's way to the ack.
     await page.click('.tts-monitor-section-logs');
@@ -198,6 +206,32 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     await page.selectOption('.tts-monitor-log-kind', '');
     await refused.waitFor();
     await shot(page, 'logs');
+  });
+
+  it('follows a device live: its open detail shows the next uplink without a reload', async () => {
+    // The Devices section comes back with the detail left open; back to the list, and in again.
+    await page.click('.tts-monitor-section-devices');
+    await page.click('.tts-monitor-back');
+    await page.click(`.tts-monitor-device[data-device="${DEVICE}"]`);
+    const uplinks = page.locator('.tts-monitor-props tr', { hasText: 'Uplinks' });
+    await uplinks.waitFor();
+    assert.match(await uplinks.innerText(), /Uplinks\s+4 /);
+    for (const r of await sim.sendUplink(DEVICE)) assert.equal(r.status, 200);
+    await page.locator('.tts-monitor-props tr', { hasText: /Uplinks\s*5 \(/ }).waitFor();
+  });
+
+  it('tts-downlink: the "On change" checkbox shows the saved option and stays valid after Done', async () => {
+    await openEditDialog(page, 'sb-downlink');
+    assert.equal(await page.isChecked('#node-input-onPropertyChange'), true);
+    assert.match(await page.locator('label[for="node-input-onPropertyChange"]').innerText(), /On change/);
+    await page.uncheck('#node-input-onPropertyChange');
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    const saved = await page.evaluate(() => {
+      const n = (window as unknown as { RED: { nodes: { node(id: string): { onPropertyChange: unknown; valid: unknown } } } }).RED.nodes.node('sb-downlink');
+      return { onPropertyChange: n.onPropertyChange, valid: n.valid };
+    });
+    assert.deepEqual(saved, { onPropertyChange: false, valid: true });
   });
 
   it('ran without page errors, and no secret reached the page', async () => {

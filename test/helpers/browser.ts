@@ -178,11 +178,11 @@ export async function downloadedText(download: Download): Promise<string> {
 
 /**
  * Where a screenshot for the README goes: docs/screenshots/ (committed) only when
- * TTS_UPDATE_SCREENSHOTS=1, else to .tmp/screenshots/: an ordinary test run leaves the
+ * UPDATE_SCREENSHOTS=1, else to .tmp/screenshots/: an ordinary test run leaves the
  * repository's files as they were.
  */
 export function screenshotPath(name: string): string {
-  const dir = process.env.TTS_UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   return join(dir, `${name}.png`);
 }

@@ -7,6 +7,7 @@ import bucketModule = require('../../nodes/tts-bucket/tts-bucket');
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import { catchNode, helperNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
+import { registerHolder } from '../../src/inbox/hold';
 import { MODULES, STORE_TARGETS, bucketNode, messages, runtimeSettings, storeNode, type StoreTarget } from '../store/flow-kit';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
@@ -58,6 +59,39 @@ for (const kind of STORE_TARGETS) {
       }
       return got;
     }
+
+    it('sends a reading the database refuses to Catch with the reason, and stores the rest of its batch', async () => {
+      const n = await load();
+      await n.store.start(); // migrated
+      // A rule of the database (a trigger here) refuses readings carrying "bad".
+      if (kind.name === 'sqlite') {
+        await target.exec(`CREATE TRIGGER refuse_bad BEFORE INSERT ON tts_readings WHEN json_extract(NEW.data, '$.bad') IS NOT NULL
+          BEGIN SELECT RAISE(ABORT, 'bad readings are refused'); END`);
+      } else {
+        await target.exec(`CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF NEW.data->>'bad' IS NOT NULL THEN RAISE EXCEPTION 'bad readings are refused' USING ERRCODE = 'check_violation'; END IF;
+          RETURN NEW; END $$;
+          CREATE TRIGGER refuse_bad BEFORE INSERT ON tts_readings FOR EACH ROW EXECUTE FUNCTION refuse_bad()`);
+      }
+      const got = messages(n.out, 5);
+      const caught = messages(n.errors, 1);
+      for (let i = 0; i < 6; i++) {
+        n.writer.receive({
+          payload: i === 3 ? { bad: true } : { i },
+          tts: { type: 'uplink_message', received_at: new Date(T0 + i * 1000).toISOString(), f_cnt: i, f_port: 1, application_id: 'a', device_id: 'd', message: {} },
+        });
+      }
+      const [err] = await caught;
+      assert.match(err.error.message, /the store refused it: .*bad readings are refused/);
+      assert.deepEqual(err.payload, { bad: true });
+      const passed = await got;
+      assert.deepEqual(
+        passed.map((m) => m.payload.i).sort(),
+        [0, 1, 2, 4, 5],
+      );
+      assert.equal((await n.store.bucketStats('fixed'))?.rows, 5);
+      assert.equal(n.store.state.status, 'ready');
+    });
 
     it('writes to the node’s bucket with the uplink time, then queries rows, last N, ranges and pages', async () => {
       const n = await load({ limit: '2' });
@@ -199,7 +233,7 @@ describe('tts-bucket with an unreachable store', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it('queues readings with a clear status, then errors when the queue is full; writes them when the store is back', async () => {
+  it('hands messages back to their inbox with a clear status while the store is unreachable, fails those from no inbox, writes again when it is back', async () => {
     const store = storeNode({ backend: 'sqlite', path: 'later/data.db' });
     const out = helperNode();
     const errors = helperNode();
@@ -211,19 +245,46 @@ describe('tts-bucket with an unreachable store', () => {
     await down;
     assert.match(JSON.stringify(storeNodeRt.store!.state), /unavailable.*(directory|open)/i);
     const w = h.getNode(writer.id);
-    const got = messages(h.getNode(out.id), 2);
-    w.receive({ payload: { a: 1 } });
-    w.receive({ payload: { a: 2 } });
-    const msgs = await got;
-    assert.ok(msgs.every((m) => m.stored.queued === true));
-    await waitForCall(w, 'status', (args) => (args[0] as { text?: string }).text === 'tts-bucket.status.queued');
-    const caught = messages(h.getNode(errors.id), 1);
-    w.receive({ payload: { a: 3 } });
-    assert.match((await caught)[0].error.message, /queue is full \(2 readings waiting\)/);
-    const ready = new Promise<void>((resolve) => storeNodeRt.store!.on('state', (s: { status: string }) => s.status === 'ready' && resolve()));
-    fs.mkdirSync(path.join(root, 'later'));
-    await ready;
-    await storeNodeRt.store!.flush();
-    assert.equal((await storeNodeRt.store!.bucketStats('b'))?.rows, 2);
+    // An inbox that takes back the messages marked as its own.
+    const held: Array<{ msg: { payload: unknown }; reason: string }> = [];
+    let twoHeld!: () => void;
+    const bothHeld = new Promise<void>((resolve) => (twoHeld = resolve));
+    const unregister = registerHolder({
+      hold: (msg, reason) => {
+        if (!(msg as { fromInbox?: boolean }).fromInbox) return false;
+        held.push({ msg: msg as { payload: unknown }, reason });
+        if (held.length === 2) twoHeld();
+        return true;
+      },
+    });
+    try {
+      const passed: unknown[] = [];
+      h.getNode(out.id).on('input', (m: unknown) => passed.push(m));
+      w.receive({ payload: { a: 1 }, fromInbox: true });
+      w.receive({ payload: { a: 2 }, fromInbox: true });
+      await bothHeld;
+      await waitForCall(w, 'status', (args) => (args[0] as { text?: string }).text === 'tts-bucket.status.held');
+      const caught = messages(h.getNode(errors.id), 1);
+      w.receive({ payload: { a: 3 } });
+      assert.match((await caught)[0].error.message, /store unavailable: .*(directory|open)/i);
+      assert.deepEqual(
+        held.map((x) => x.msg.payload),
+        [{ a: 1 }, { a: 2 }],
+      );
+      assert.match(held[0].reason, /directory|open/i);
+      assert.equal(passed.length, 0);
+      await waitForCall(w, 'warn', (args) => /tts-bucket.warn.held/.test(String(args[0])));
+      const ready = new Promise<void>((resolve) => storeNodeRt.store!.on('state', (s: { status: string }) => s.status === 'ready' && resolve()));
+      fs.mkdirSync(path.join(root, 'later'));
+      await ready;
+      // The inbox feeds the held messages again: now they are stored and passed on.
+      const got = messages(h.getNode(out.id), 2);
+      for (const x of held) w.receive(x.msg);
+      const msgs = await got;
+      assert.ok(msgs.every((m) => m.stored.queued === false));
+      assert.equal((await storeNodeRt.store!.bucketStats('b'))?.rows, 2);
+    } finally {
+      unregister();
+    }
   });
 });

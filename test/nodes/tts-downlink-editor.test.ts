@@ -98,4 +98,16 @@ describe('tts-downlink edit dialog in a real browser', function () {
     assert.equal(Number(saved.noerr), 0);
     assert.deepEqual(problems, []);
   });
+
+  it('prefills Cayenne LPP test data that LPP can encode, so the first Encode works', async () => {
+    await openEditDialog(page, DOWNLINK);
+    await page.selectOption('#node-input-codec', 'cayennelpp');
+    assert.equal(await page.inputValue('#node-input-tts-downlink-data'), '{"value_1": 21.5}');
+    await page.click('#node-input-tts-downlink-run');
+    await page.waitForFunction(() => /base64:/.test((document.querySelector('#node-input-tts-downlink-result') as HTMLElement).textContent ?? ''));
+    assert.match(await page.locator('#node-input-tts-downlink-result').innerText(), /hex: +010866/);
+    await page.click('#node-dialog-cancel');
+    await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    assert.deepEqual(problems, []);
+  });
 });

@@ -231,9 +231,13 @@ describe('two Node-RED instances on one PostgreSQL', () => {
         body.end_device_ids.device_id = `new-device-${i}`;
       }),
     );
+    const created = messages(h.getNode(events.id), 5);
     const statuses = await Promise.all(bodies.map((body) => post('/tts', body)));
     assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
     const [ma, mb] = await Promise.all([gotA, gotB]);
+    // Messages go on from memory; the device rows and the events follow with the commits.
+    await created;
+    await Promise.all([storeA.store!.flush(), storeB.store!.flush()]);
     for (let i = 0; i < 5; i++) {
       const fromA = ma.find((m) => m.device.deviceId === `new-device-${i}`);
       const fromB = mb.find((m) => m.device.deviceId === `new-device-${i}`);

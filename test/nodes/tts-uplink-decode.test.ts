@@ -247,7 +247,43 @@ describe('tts-uplink-decode', () => {
       res = await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, format: 'hex', input: 'zz' }).expect(400);
       assert.match(res.body.error.message, /input: not valid hex/);
       await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, direction: 'sideways' }).expect(400);
-      await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, fPort: 999 }).expect(400);
+      res = await h.request().post('/tts/codec/test').send({ script: DESIGN_EXAMPLE, fPort: 999 }).expect(400);
+      assert.equal(res.body.error.message, 'fPort must be an integer 0..255');
+    });
+
+    it('POST /tts/codec/test runs the node\'s decode path: auto passes TTS decoded_payload through, as the node does', async () => {
+      const h = nodeRedHelper();
+      await loadFlow(modules, []);
+      const body = { codec: 'auto', script: DESIGN_EXAMPLE, format: 'base64', input: 'NAgQFw==', fPort: 1 };
+      let res = await h.request().post('/tts/codec/test').send({ ...body, decodedPayload: { from: 'tts' } }).expect(200);
+      assert.equal(res.body.decoder, 'passthrough');
+      assert.deepEqual(res.body.data, { from: 'tts' });
+      res = await h.request().post('/tts/codec/test').send(body).expect(200);
+      assert.equal(res.body.decoder, 'script');
+      assert.equal(res.body.form, 'plugin');
+      assert.deepEqual(res.body.data, { temperature: 21, humidity: 59.04 });
+      res = await h.request().post('/tts/codec/test').send({ codec: 'auto', script: '', format: 'base64', input: 'NAgQFw==' }).expect(200);
+      assert.equal(res.body.ok, false);
+      assert.equal(res.body.decoder, 'none');
+      assert.match(res.body.errors[0], /nothing to decode with/);
+    });
+
+    it('POST /tts/codec/test encodes downlinks with the downlink encoder and its guard-rails', async () => {
+      const h = nodeRedHelper();
+      await loadFlow(modules, []);
+      const big = 'function encodeDownlink(input) { return { bytes: new Array(input.data.n).fill(1), fPort: input.data.port }; }';
+      let res = await h.request().post('/tts/codec/test').send({ script: big, direction: 'downlink', format: 'json', input: '{"n": 243, "port": 5}' }).expect(200);
+      assert.equal(res.body.ok, false);
+      assert.match(res.body.errors[0], /243 bytes, more than the 242-byte LoRaWAN downlink maximum/);
+      res = await h.request().post('/tts/codec/test').send({ script: big, direction: 'downlink', format: 'json', input: '{"n": 2, "port": 224}' }).expect(200);
+      assert.equal(res.body.ok, false);
+      assert.match(res.body.errors[0], /FPort 224 is outside 1-223/);
+      res = await h.request().post('/tts/codec/test').send({ script: big, direction: 'downlink', format: 'json', input: '{"n": 2}', fPort: 0 }).expect(400);
+      assert.match(res.body.error.message, /FPort must be a whole number from 1 to 223/);
+      res = await h.request().post('/tts/codec/test').send({ codec: 'cayennelpp', direction: 'downlink', format: 'json', input: '{"value_1": 21.5}' }).expect(200);
+      assert.equal(res.body.hex, '010866');
+      res = await h.request().post('/tts/codec/test').send({ codec: 'cayennelpp', direction: 'downlink', format: 'hex', input: '01 08 66' }).expect(200);
+      assert.deepEqual(res.body.data, { value_1: 21.5 });
     });
 
     it('GET /tts/uplink-decode/:id/last-uplink returns what the node last received', async () => {

@@ -1,5 +1,6 @@
 // Shared pieces of the store/provision/bucket flow tests: flow factories for the three nodes, a
 // per-backend store config (throwaway SQLite dir or PostgreSQL database) and message collectors.
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import type { TtsBucketDef } from '../../nodes/tts-bucket/types';
 import type { TtsProvisionDef } from '../../nodes/tts-provision/types';
 import type { TtsStoreDef } from '../../nodes/tts-store/types';
+import { Client } from 'pg';
 import { uid } from '../helpers/flows';
 import { createTestDatabase } from '../helpers/postgres';
 import { nodeRedHelper, type TestNode } from '../helpers/runtime';
@@ -38,6 +40,8 @@ export interface StoreTarget {
   name: 'sqlite' | 'postgres';
   /** Config and credentials for one tts-store node on this backend. */
   node(overrides?: Partial<TtsStoreDef>): { def: TtsStoreDef; creds: Record<string, unknown> };
+  /** Runs one SQL statement on the store's database (the default file or database of node()). */
+  exec(sql: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -55,6 +59,14 @@ export const STORE_TARGETS: Array<{ name: 'sqlite' | 'postgres'; create(settings
       return {
         name: 'sqlite',
         node: (overrides = {}) => ({ def: storeNode({ backend: 'sqlite', path: 'flow.db', ...overrides }), creds: {} }),
+        async exec(sql) {
+          const db = new Database(path.join(dir, 'flow.db'));
+          try {
+            db.exec(sql);
+          } finally {
+            db.close();
+          }
+        },
         async cleanup() {
           fs.rmSync(dir, { recursive: true, force: true });
         },
@@ -69,6 +81,15 @@ export const STORE_TARGETS: Array<{ name: 'sqlite' | 'postgres'; create(settings
       return {
         name: 'postgres',
         node: (overrides = {}) => ({ def: storeNode({ backend: 'postgres', ...overrides }), creds: { connection: db.url } }),
+        async exec(sql) {
+          const c = new Client({ connectionString: db.url });
+          await c.connect();
+          try {
+            await c.query(sql);
+          } finally {
+            await c.end();
+          }
+        },
         cleanup: () => db.drop(),
       };
     },

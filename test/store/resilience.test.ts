@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { QueueFullError } from '../../src/store/errors';
+import { QueueFullError, StoreUnavailableError } from '../../src/store/errors';
 import { LATEST_VERSION } from '../../src/store/migrations';
 import { PostgresBackend } from '../../src/store/postgres-backend';
 import { SqliteBackend } from '../../src/store/sqlite-backend';
@@ -81,25 +81,23 @@ describe('store migrations: upgrade from every earlier version', () => {
 });
 
 describe('store unreachable', () => {
-  it('sqlite: queues readings while the file cannot be opened, refuses past the bound, writes them once it can', async () => {
+  it('sqlite: refuses writes at once while the file cannot be opened (callers hand them back), writes again once it can', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tts-unreach-'));
     const file = path.join(root, 'not-yet', 'store.db');
     const store = new TtsStore(new SqliteBackend(file), { maxQueue: 3, retryMin: 20, retryMax: 50, retentionInterval: 0 });
     try {
       await assert.rejects(store.start(), /store unavailable: .*(directory|open)/i);
       assert.equal(store.state.status, 'unavailable');
-      const outcomes = await Promise.all([1, 2, 3].map((i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
-      assert.deepEqual(outcomes, [{ queued: true }, { queued: true }, { queued: true }]);
-      await assert.rejects(store.write({ bucket: 'b', ts: T0 + 4, fCnt: 4, data: { i: 4 } }), (err: Error) => {
-        assert.ok(err instanceof QueueFullError);
-        assert.match(err.message, /queue is full \(3 readings waiting\).*not stored/);
-        return true;
-      });
+      assert.match(store.refusal ?? '', /directory|open/i);
+      const results = await Promise.allSettled([1, 2, 3].map((i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
+      assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError));
+      await assert.rejects(store.writeDevice({ id: 'd', sighting: { at: T0 } }), StoreUnavailableError);
       const ready = waitForState(store, 'ready');
       fs.mkdirSync(path.dirname(file));
       await ready;
-      await store.flush();
-      assert.equal(store.queued, 0);
+      assert.equal(store.refusal, undefined);
+      // Handed back and fed again: now they are committed before they resolve.
+      await Promise.all([1, 2, 3].map((i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
       const page = await store.query({ bucket: 'b' });
       assert.deepEqual(
         page.rows.map((r) => r.data.i),
@@ -111,13 +109,13 @@ describe('store unreachable', () => {
     }
   });
 
-  it('settles readings written while the first connection attempt is still running', async () => {
+  it('refuses writes made while the first connection attempt is still running once it fails', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tts-unreach-'));
     const store = new TtsStore(new SqliteBackend(path.join(root, 'missing', 'x.db')), { retryMin: 20, retentionInterval: 0 });
     try {
       const started = store.start().catch((err: Error) => err);
       const outcome = store.write({ bucket: 'b', ts: T0, fCnt: 1, data: { i: 1 } });
-      assert.deepEqual(await outcome, { queued: true });
+      await assert.rejects(outcome, StoreUnavailableError);
       assert.match(String(await started), /store unavailable/);
     } finally {
       await store.close();
@@ -146,13 +144,14 @@ describe('store unreachable', () => {
       await db.drop();
     });
 
-    it('keeps readings while the server is unreachable and writes them when it is back', async () => {
+    it('resolves a write only once committed, refuses writes while the server is unreachable, and writes again when it is back', async () => {
       await store.start();
-      await store.write({ bucket: 'b', ts: T0, fCnt: 0, data: { i: 0 } });
+      assert.deepEqual(await store.write({ bucket: 'b', ts: T0, fCnt: 0, data: { i: 0 } }), { queued: false });
       await proxy.cut();
       const down = waitForState(store, 'unavailable');
-      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i + 1, fCnt: i + 1, data: { i: i + 1 } })));
-      assert.ok(outcomes.every((o) => o.queued));
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i + 1, fCnt: i + 1, data: { i: i + 1 } })));
+      // Either refused at once or failed with its transaction: never resolved without a commit.
+      assert.ok(results.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError));
       const state = await down;
       assert.equal(state.status, 'unavailable');
       assert.doesNotMatch(JSON.stringify(state), /postgres:\/\/postgres@/);
@@ -160,22 +159,17 @@ describe('store unreachable', () => {
       const back = waitForState(store, 'ready');
       await proxy.restore();
       await back;
-      await store.flush();
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i + 1, fCnt: i + 1, data: { i: i + 1 } })));
       const page = await store.query({ bucket: 'b', limit: 100 });
       assert.equal(page.rows.length, 11);
     });
 
     it('errors, never drops silently, when the queue is full', async () => {
       await store.start();
-      await proxy.cut();
       const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => store.write({ bucket: 'b', ts: T0 + i, fCnt: i, data: { i } })));
       const refused = results.filter((r) => r.status === 'rejected');
       assert.equal(refused.length, 10);
       assert.ok(refused.every((r) => (r as PromiseRejectedResult).reason instanceof QueueFullError));
-      const back = waitForState(store, 'ready');
-      await proxy.restore();
-      await back;
-      await store.flush();
       assert.equal((await store.query({ bucket: 'b', limit: 100 })).rows.length, 50);
     });
   });

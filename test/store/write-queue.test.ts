@@ -6,8 +6,8 @@ import { SqliteBackend } from '../../src/store/sqlite-backend';
 import { TtsStore } from '../../src/store/store';
 import { WriteQueue, type WriteOutcome } from '../../src/store/write-queue';
 
-function push(q: WriteQueue, i: number, reportQueued = false): Promise<WriteOutcome> {
-  return q.push('b', -1, 1000 + i, i, 1, `{"i":${i}}`, null, reportQueued);
+function push(q: WriteQueue, i: number): Promise<WriteOutcome> {
+  return q.push('b', -1, 1000 + i, i, 1, `{"i":${i}}`, null);
 }
 
 /** Settles to 'pending' when the promise has not settled by the next macrotask. */
@@ -18,55 +18,44 @@ async function stateOf(p: Promise<unknown>): Promise<string> {
 }
 
 describe('store write queue', () => {
-  it('takes whole groups, never more than a batch, and settles each group with its transaction', async () => {
-    const q = new WriteQueue(3);
-    const promises = Array.from({ length: 7 }, (_, i) => push(q, i));
-    // Groups of at most 3: [0,1,2] [3,4,5] [6].
-    assert.equal(promises[0], promises[2]);
-    assert.notEqual(promises[2], promises[3]);
-    const first = q.take(5);
-    assert.equal(first.count, 3, 'a second group would not fit in 5');
-    assert.deepEqual(first.rows.ts, [1000, 1001, 1002]);
-    assert.deepEqual(first.rows.data, ['{"i":0}', '{"i":1}', '{"i":2}']);
-    const joins = push(q, 7);
-    assert.equal(joins, promises[6], 'the group not taken yet still takes readings');
-    q.committed(first);
-    assert.deepEqual(await promises[0], { queued: false });
-    assert.equal(await stateOf(promises[3]), 'pending');
-    assert.equal(q.length, 5);
+  it('takes at most a batch of readings and of device writes, oldest first, and settles each write with its transaction', async () => {
+    const q = new WriteQueue();
+    const writes = Array.from({ length: 5 }, (_, i) => push(q, i));
+    const device = q.pushDevice({ id: 'd1', sighting: { at: 1 } });
+    const first = q.take(3);
+    assert.deepEqual(first.rows.fCnt, [0, 1, 2]);
+    assert.equal(first.devices.length, 1);
+    assert.equal(q.length, 2);
+    assert.equal(q.deviceLength, 0);
+    first.committed([{ created: false }]);
+    assert.deepEqual(await Promise.all(writes.slice(0, 3)), [{ queued: false }, { queued: false }, { queued: false }]);
+    assert.deepEqual(await device, { created: false });
+    assert.equal(await stateOf(writes[3]), 'pending');
     const rest = q.take(10);
-    assert.equal(rest.count, 5);
-    assert.deepEqual(rest.rows.fCnt, [3, 4, 5, 6, 7]);
-    // A reading arriving while the batch is in flight does not join a taken group.
-    const late = push(q, 8);
-    assert.notEqual(late, joins);
-    q.committed(rest);
-    assert.deepEqual(await joins, { queued: false });
-    assert.equal(await stateOf(late), 'pending');
-    assert.equal(q.length, 1);
+    assert.deepEqual(rest.rows.fCnt, [3, 4]);
+    rest.failed(new Error('refused'));
+    await assert.rejects(writes[3], /refused/);
+    await assert.rejects(writes[4], /refused/);
+    assert.ok(q.empty);
   });
 
-  it('reports waiting readings as queued once, rejects refused batches, and counts what is lost on close', async () => {
-    const q = new WriteQueue(100);
-    const waiting = push(q, 0);
-    q.reportAllQueued();
-    assert.deepEqual(await waiting, { queued: true });
-    // Written while unreachable: told at once, in a group of its own kind.
-    const whileDown = push(q, 1, true);
-    assert.deepEqual(await whileDown, { queued: true });
-    const afterBack = push(q, 2);
-    assert.notEqual(afterBack, whileDown);
-    const batch = q.take(100);
-    assert.equal(batch.count, 3);
-    const untold = q.refused(batch, new Error('bad row'));
-    assert.equal(untold, 2, 'two readings had been reported as queued');
-    await assert.rejects(afterBack, /bad row/);
-    const a = push(q, 3);
-    const b = push(q, 4, true);
-    assert.equal(q.drain(new Error('closed')), 1);
-    await assert.rejects(a, /closed/);
-    assert.deepEqual(await b, { queued: true });
-    assert.equal(q.length, 0);
+  it('splits a batch, device writes first, and drains with an error for every waiting caller', async () => {
+    const q = new WriteQueue();
+    const writes = Array.from({ length: 3 }, (_, i) => push(q, i));
+    const devices = [q.pushDevice({ id: 'd1' }), q.pushDevice({ id: 'd2' })];
+    const [a, b] = q.take(10).split(3);
+    assert.deepEqual(a.devices.map((d) => d.id), ['d1', 'd2']);
+    assert.deepEqual(a.rows.fCnt, [0]);
+    assert.deepEqual(b.rows.fCnt, [1, 2]);
+    assert.equal(b.devices.length, 0);
+    a.committed([{ created: true }, { created: false }]);
+    assert.deepEqual(await Promise.all(devices), [{ created: true }, { created: false }]);
+    b.failed(new Error('bad'));
+    await assert.rejects(writes[1], /bad/);
+    const later = push(q, 9);
+    assert.equal(q.drain(new Error('closing')), 1);
+    await assert.rejects(later, /closing/);
+    assert.equal(await stateOf(writes[0]), 'resolved');
   });
 
   it('through the store: a burst over several batches all commit, in order, each reported written', async () => {

@@ -1,22 +1,21 @@
 // Copies a value returned by a user script (a sandbox-realm object) into a fresh host-realm JSON
-// value, the way TTS marshals formatter output: `undefined` becomes `null`, `NaN`/`±Infinity`
-// and non-JSON values (functions, symbols, BigInt) are errors, and the size is bounded.
-// Runs inside the protected run (called from the sandbox runner), so user getters, Proxy traps
-// and `toJSON` methods it triggers are still under the time limit.
-//
-// Speed: a codec returns objects of the same few shapes message after message, and a generic
-// walk (`out[key] = copy(obj[key])`) builds each host object one keyed store at a time. So each
-// place in the output (an `OutputSite`: `data`, `data.status`, the elements of `data.list`…)
-// remembers the key lists it has seen and compiles, per key list, a copier that checks the keys
-// with one for-in and builds the host object as a single object literal (see object-copier.ts).
-// Anything else (arrays, toJSON, class instances, a new key list) takes the generic walk.
-
-import { compileObjectCopier, MISS, type CopierHelpers, type ObjectCopier } from './object-copier';
+// value, the way TTS exports a formatter's output from its script runtime (goja's Export, then
+// a protobuf Struct):
+// - own enumerable string keys only (inherited and symbol keys are not part of the output);
+//   getters run; `toJSON` is not called (goja does not), so it is just another property;
+// - `undefined`, functions and symbols become `null` (a helper object with methods attached
+//   keeps its readings instead of failing the decode); array holes become `null`;
+// - typed arrays (the sandbox Buffer included) and ArrayBuffers become arrays of numbers;
+//   boxed primitives (`new Number(1)`) their primitive; a Date its ISO text (`null` if invalid);
+// - NaN and ±Infinity fail the decode, as in TTS since 3.28; so do BigInts;
+// - the output is bounded in size and depth (a cycle fails at depth 64).
+// It runs inside the protected run (called from the sandbox runner), so user getters and Proxy
+// traps it triggers are under the time limit.
 
 export class OutputError extends Error {}
 
 /** Raised deep inside a copy; the path to the bad value is built only while it unwinds. */
-export class PathError extends Error {
+class PathError extends Error {
   constructor(readonly problem: string, readonly path: string[] = []) {
     super(problem);
   }
@@ -25,63 +24,18 @@ export class PathError extends Error {
 export interface ExportBudget {
   /** JSON characters still allowed (approximate: keys, strings and one per scalar). */
   remaining: number;
-  /**
-   * The sandbox realm's Array and Object. Builtins called on another realm's objects
-   * (Array.isArray, Object.keys) cost ~0.15 µs each, so values are recognised by constructor
-   * first and walked with for-in; anything unusual falls back to the builtins.
-   */
-  realm?: { Array: unknown; Object: unknown };
-}
-
-/** Limits on compiled copiers, so outputs whose keys change every message cannot grow code without end. */
-export class CopierRegistry {
-  compiled = 0;
-  /** False once code generation failed (e.g. node --disallow-code-generation-from-strings). */
-  enabled = true;
-  constructor(readonly maxCopiers = 64) {}
-}
-
-/** One place in an output: the copiers compiled for the key lists seen there. */
-export class OutputSite {
-  readonly copiers: ObjectCopier[] = [];
-  private elementSite: OutputSite | undefined;
-  constructor(readonly registry: CopierRegistry) {}
-
-  /** The site of this array's elements (all elements share one). */
-  elements(): OutputSite {
-    return (this.elementSite ??= new OutputSite(this.registry));
-  }
-}
-
-const MAX_COPIERS_PER_SITE = 4;
-const MAX_COPIER_KEYS = 64;
-
-function isArrayLike(value: object, budget: ExportBudget): boolean {
-  const ctor = (value as { constructor?: unknown }).constructor;
-  if (budget.realm) {
-    if (ctor === budget.realm.Array) return true;
-    if (ctor === budget.realm.Object) return false;
-  }
-  return Array.isArray(value) || ArrayBuffer.isView(value);
 }
 
 export const MAX_DEPTH = 64;
-export const TOO_LARGE = 'output is too large';
+const TOO_LARGE = 'output is too large';
+const tag = (value: object): string => Object.prototype.toString.call(value);
 
-export function exportJson(value: unknown, path: string, budget: ExportBudget, site?: OutputSite): unknown {
-  try {
-    return copy(value, budget, 0, site);
-  } catch (err) {
-    if (!(err instanceof PathError)) throw err;
-    if (err.problem === TOO_LARGE) throw new OutputError(TOO_LARGE);
-    throw new OutputError(`${path}${err.path.join('')} ${err.problem}`);
-  }
-}
-
-/** A value that is not a finite number (the compiled copiers inline that common case). */
-export function copyValue(value: unknown, budget: ExportBudget, depth: number, site: OutputSite | undefined): unknown {
+function copy(value: unknown, budget: ExportBudget, depth: number): unknown {
+  if (--budget.remaining < 0) throw new PathError(TOO_LARGE);
   switch (typeof value) {
     case 'undefined':
+    case 'function':
+    case 'symbol':
       return null;
     case 'boolean':
       return value;
@@ -93,52 +47,32 @@ export function copyValue(value: unknown, budget: ExportBudget, depth: number, s
       if (value - value !== 0) throw new PathError(`is ${String(value)}, which JSON cannot represent`);
       return value;
     case 'bigint':
-    case 'symbol':
-    case 'function':
-      throw new PathError(`is a ${typeof value}, which JSON cannot represent`);
+      throw new PathError('is a bigint, which JSON cannot represent');
   }
   if (value === null) return null;
-  return copyObject(value as object, budget, depth, site);
-}
-
-function copy(value: unknown, budget: ExportBudget, depth: number, site: OutputSite | undefined): unknown {
-  if (--budget.remaining < 0) throw new PathError(TOO_LARGE);
-  return copyValue(value, budget, depth, site);
-}
-
-function copyObject(value: object, budget: ExportBudget, depth: number, site: OutputSite | undefined): unknown {
-  if (site !== undefined) {
-    const copiers = site.copiers;
-    for (let c = 0; c < copiers.length; c++) {
-      const out = copiers[c](value, budget, depth);
-      if (out !== MISS) return out;
-    }
-  }
   if (depth >= MAX_DEPTH) throw new PathError(`is nested more than ${MAX_DEPTH} levels deep (a cycle?)`);
-  const obj = value as Record<string, unknown> & { toJSON?: unknown };
-  if (typeof obj.toJSON === 'function') {
-    // Dates and the sandbox Buffer, as JSON.stringify would see them.
-    return copy((obj.toJSON as () => unknown)(), budget, depth + 1, undefined);
+  const obj = value as Record<string, unknown>;
+  if (Array.isArray(obj)) return copyList(obj, budget, depth);
+  if (ArrayBuffer.isView(obj)) return tag(obj) === '[object DataView]' ? {} : copyList(obj as unknown as ArrayLike<unknown>, budget, depth);
+  switch (tag(obj)) {
+    case '[object ArrayBuffer]':
+      return copyList(new Uint8Array(obj as unknown as ArrayBuffer), budget, depth);
+    case '[object Date]': {
+      const time = (obj as unknown as Date).getTime();
+      return Number.isNaN(time) ? null : copy(new Date(time).toISOString(), budget, depth);
+    }
+    case '[object Number]':
+    case '[object String]':
+    case '[object Boolean]':
+      return copy((obj as unknown as { valueOf(): unknown }).valueOf(), budget, depth);
   }
-  if (isArrayLike(obj, budget)) return copyArray(value as ArrayLike<unknown>, budget, depth, site);
-  const learn =
-    site !== undefined &&
-    site.copiers.length < MAX_COPIERS_PER_SITE &&
-    site.registry.enabled &&
-    site.registry.compiled < site.registry.maxCopiers &&
-    budget.realm !== undefined &&
-    (obj as { constructor?: unknown }).constructor === budget.realm.Object;
-  const keys: string[] | null = learn ? [] : null;
   const out: Record<string, unknown> = {};
   let current = '';
   try {
-    // for-in also lists inherited enumerable keys; plain objects have none unless a script
-    // adds enumerable properties to Object.prototype, and then they are part of what it returns.
-    for (const key in obj) {
+    for (const key of Object.keys(obj)) {
       current = key;
       budget.remaining -= key.length;
-      if (keys !== null) keys.push(key);
-      const item = copy(obj[key], budget, depth + 1, undefined);
+      const item = copy(obj[key], budget, depth + 1);
       // `out.__proto__ = …` would set the prototype; a JSON key of that name is a plain property.
       if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
       else out[key] = item;
@@ -147,47 +81,18 @@ function copyObject(value: object, budget: ExportBudget, depth: number, site: Ou
     if (err instanceof PathError) err.path.unshift(`.${current}`);
     throw err;
   }
-  if (keys !== null && site !== undefined && keys.length <= MAX_COPIER_KEYS && !keys.includes('__proto__')) {
-    const copier = compileObjectCopier(keys, budget.realm?.Object, site.registry, copierHelpers(site.registry));
-    if (copier) site.copiers.push(copier);
-  }
   return out;
 }
 
-const helpersByRegistry = new WeakMap<CopierRegistry, CopierHelpers>();
-
-function copierHelpers(registry: CopierRegistry): CopierHelpers {
-  let helpers = helpersByRegistry.get(registry);
-  if (!helpers) {
-    helpers = {
-      copyValue: copyValue as CopierHelpers['copyValue'],
-      tooLarge: () => new PathError(TOO_LARGE),
-      atKey: (err, key) => {
-        if (err instanceof PathError) err.path.unshift(`.${key}`);
-        return err;
-      },
-      maxDepth: MAX_DEPTH,
-      newSite: () => new OutputSite(registry),
-    };
-    helpersByRegistry.set(registry, helpers);
-  }
-  return helpers;
-}
-
-function copyArray(src: ArrayLike<unknown>, budget: ExportBudget, depth: number, site: OutputSite | undefined): unknown[] {
+function copyList(src: ArrayLike<unknown>, budget: ExportBudget, depth: number): unknown[] {
   const length = src.length;
   // Every element costs at least one character: a list longer than the budget is refused
   // before anything is copied (a 2-million-element array must not be walked to find out).
   if (length > budget.remaining) throw new PathError(TOO_LARGE);
-  budget.remaining -= length;
-  const out: unknown[] = []; // packed (push) rather than holey (new Array(n)): faster to fill and read
-  const elements = site === undefined ? undefined : site.elements();
+  const out: unknown[] = [];
   let i = 0;
   try {
-    for (; i < length; i++) {
-      const item = src[i];
-      out.push(typeof item === 'number' && item - item === 0 ? item : copyValue(item, budget, depth + 1, elements));
-    }
+    for (; i < length; i++) out.push(copy(src[i], budget, depth + 1));
   } catch (err) {
     if (err instanceof PathError) err.path.unshift(`[${i}]`);
     throw err;
@@ -195,13 +100,23 @@ function copyArray(src: ArrayLike<unknown>, budget: ExportBudget, depth: number,
   return out;
 }
 
+function exportJson(value: unknown, path: string, budget: ExportBudget): unknown {
+  try {
+    return copy(value, budget, 0);
+  } catch (err) {
+    if (!(err instanceof PathError)) throw err;
+    if (err.problem === TOO_LARGE) throw new OutputError(TOO_LARGE);
+    throw new OutputError(`${path}${err.path.join('')} ${err.problem}`);
+  }
+}
+
 /** A reading: a JSON object (not an array, not null). */
-export function exportObject(value: unknown, what: string, budget: ExportBudget, site?: OutputSite): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || isArrayLike(value, budget)) {
+export function exportObject(value: unknown, what: string, budget: ExportBudget): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
     const got = value === null ? 'null' : typeof value === 'object' ? 'an array' : value === undefined ? 'nothing' : `a ${typeof value}`;
     throw new OutputError(`${what} must be an object, got ${got}`);
   }
-  return exportJson(value, what, budget, site) as Record<string, unknown>;
+  return exportJson(value, what, budget) as Record<string, unknown>;
 }
 
 /** Downlink bytes: integers 0..255 (an array, typed array or Buffer). */
@@ -225,16 +140,15 @@ export function exportBytes(value: unknown, what: string): number[] {
 /** warnings/errors lists: strings (other entries are stringified, as TTS would print them). */
 export function exportStringList(value: unknown, what: string, budget: ExportBudget): string[] {
   if (value === undefined || value === null) return [];
-  if (typeof value !== 'object' || !isArrayLike(value, budget)) throw new OutputError(`${what} must be an array of strings`);
-  const list = value as ArrayLike<unknown>;
-  const count = Math.min(list.length, 100);
+  if (!Array.isArray(value)) throw new OutputError(`${what} must be an array of strings`);
+  const count = Math.min(value.length, 100);
   const out = new Array<string>(count);
   for (let i = 0; i < count; i++) {
-    const entry = list[i];
+    const entry: unknown = value[i];
     const text = typeof entry === 'string' ? entry : String(entry);
     budget.remaining -= text.length;
     out[i] = text;
   }
-  if (budget.remaining < 0) throw new OutputError('output is too large');
+  if (budget.remaining < 0) throw new OutputError(TOO_LARGE);
   return out;
 }

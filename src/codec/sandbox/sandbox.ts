@@ -2,46 +2,36 @@ import vm from 'node:vm';
 import type { CodecError, DecodeResult, EncodeResult } from '../types';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
-import { CopierRegistry, exportBytes, exportObject, exportStringList, OutputError, OutputSite, type ExportBudget } from './export-value';
-import { analyseScriptState } from './state-analysis';
-import { ASYNC_GLOBALS, findAsyncSyntax } from './async-syntax';
+import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';
+import { ASYNC_GLOBALS, outlineScript, type ScriptOutline } from './script-outline';
 import { installRunner, type RunnerJob } from './runner';
 import { TtsError } from '../../util/errors';
 
 /*
- * Why the engine batches (the performance note the issue asks for).
+ * How a codec runs (TTS semantics, at a cost the pipeline does not notice).
  *
- * `script.runInContext(ctx, { timeout })` starts a watchdog thread per call: ~60-90 µs here,
- * while the user's decoder itself often costs well under 1 µs. Guarding each message on its own
- * would cap a core at ~10k decodes/s before any work is done. So one protected run serves many
- * messages: the sandbox-side runner loops over a job's inputs and calls the user's function for
- * each, under ONE watchdog.
+ * TTS evaluates the script as a classic script in a fresh runtime for every message and calls
+ * the entry function as a plain function. A fresh vm context per message costs ~1 ms, and
+ * re-running a classic script in one context costs ~2 µs per top-level declaration (each goes
+ * through the contextified global's interceptors): ~100 µs for a 20 kB codec. So:
  *
- * - Time limit per message is kept: the runner stops taking new messages once `sliceMs` has
- *   passed since the run began, and the watchdog is set to `sliceMs + timeout`; the message in
- *   flight therefore always gets at least its full `timeout`, and no run blocks the event loop
- *   longer than `sliceMs + timeout` (≤ 2 × timeout, since sliceMs ≤ timeout).
- * - Blame is exact without re-running: before each call the runner writes the input's index into
- *   the job (`job.current`) and every result is handed to the host as soon as it exists. When the
- *   watchdog fires, the results before `current` are already kept, `current` gets the timeout
- *   error, and the next run resumes at `current + 1`. (Re-running a failed batch one by one would
- *   cost a second full time limit for the runaway message and repeat side effects.)
- * - A run after a timeout starts a fresh watchdog, and the queued API yields to the event loop
- *   between runs, so a stream of runaway messages still leaves Node-RED responsive.
- * - Everything user-controlled (the call, getters, Proxy traps, toJSON, the copy of the output
- *   into host objects) happens inside the protected run; the host only reads primitives and the
- *   copies made by its own export functions.
- *
- * What a decode costs beyond the user's function, once batching has amortised the watchdog
- * (bench/codec.bench.ts prints each part):
- * - Fresh top level (TTS semantics): re-running the script's top level per message costs more
- *   than many decoders (0.3–0.6 µs for a 200-line codec). state-analysis.ts proves most codecs
- *   cannot tell the difference; those are evaluated once, the others per message as before.
- * - Input copy: the script gets sandbox-realm copies (never host objects, whose constructors lead
- *   to the host's Function). The usual `{ bytes, fPort }` is built as one literal.
- * - Output copy: plain host JSON, validated; per-shape compiled copiers (export-value.ts).
- * - Collecting the host copies: results live until the caller takes them, so they are promoted
- *   by the young-generation GC; this, not the copying, is the largest share for small codecs.
+ * - The script is compiled once as the body of a factory function. Calling the factory re-runs
+ *   the top level with fresh bindings: that is the fresh state per message, at the cost of
+ *   creating the script's closures and tables (a few µs for 20 kB).
+ * - The top level's `function` and `var` declarations are properties of the global in TTS.
+ *   Here the context's sandbox object gets, once, a prototype with one accessor per such name,
+ *   and the factory's first statement hands the runner a reader and a writer of the current
+ *   run's bindings: `this.helper()`, `globalThis.helper` and `this.state = 1` work as in TTS,
+ *   while the script's own calls stay fast closure calls. (A fresh object of accessors per
+ *   message, or re-running a classic script, would cost 10-20 times more.)
+ * - What a message leaves on the global (assignments to undeclared names, `this.x = …`) is
+ *   removed before the next one; the engine's own globals are put back if a script replaced them.
+ *   Changes to builtins (`Array.prototype.x = …`) are not undone (a script's top level that makes
+ *   them redoes them every message).
+ * - `runInContext({ timeout })` starts a watchdog per call (~60-200 µs), so one protected run
+ *   serves many messages: the runner stops taking new ones after `batchSliceMs`, the watchdog
+ *   allows slice + timeout, so the message in flight always gets its full limit, and the input
+ *   in flight is recorded before each call so a timeout blames exactly that message.
  */
 
 export type Operation = 'decodeUplink' | 'encodeDownlink' | 'decodeDownlink';
@@ -52,12 +42,6 @@ export interface SandboxOptions {
   filename: string;
   /** TTS semantics: every message sees a freshly evaluated top level. */
   freshScope: boolean;
-  /**
-   * How fresh scope is provided. 'auto' (default): evaluate the top level once when
-   * state-analysis.ts proves no message can tell the difference, else once per message.
-   * 'always': once per message whatever the script (the bench measures what 'auto' saves).
-   */
-  reevaluate?: 'auto' | 'always';
   maxOutputSize: number;
   batchSliceMs: number;
 }
@@ -84,100 +68,71 @@ export interface SandboxJob {
 }
 
 const LOAD_TIMEOUT_MS = 1000;
-
-// Names the wrapper reports back in this order (see installRunner's NAMES).
-const TOP_LEVEL_NAMES = ['decodeUplink', 'encodeDownlink', 'decodeDownlink', 'Decoder', 'Encoder'];
-
-// Globals the engine's own sandbox code uses. A global read inside a vm context goes through the
-// contextified global object's interceptor (~70 ns); as parameters of an enclosing function they
-// are plain closure reads. They are bound before any user code runs, so they are the intrinsics.
-const ENGINE_GLOBALS = ['String', 'Number', 'Math', 'Array', 'Object', 'Date', 'JSON', 'Error', 'TypeError', 'RangeError', 'DataView', 'ArrayBuffer', 'Uint8Array', 'parseInt', 'Symbol'];
-
+const ENTRY_NAMES = ['decodeUplink', 'encodeDownlink', 'decodeDownlink', 'Decoder', 'Encoder'];
 const PRELUDE = `(function (g, host) {
   'use strict';
-  return (function (${ENGINE_GLOBALS.join(', ')}) {
-    const shim = (${createBufferShim.toString()})();
-    (${installRunner.toString()})(g, host, shim);
-  })(${ENGINE_GLOBALS.join(', ')});
+  const shim = (${createBufferShim.toString()})();
+  (${installRunner.toString()})(g, host, shim);
 })`;
+
+/**
+ * The factory's first statement: hands the runner a reader and a writer of this run's
+ * top-level `function` / `var` bindings (by index into TopLevel.names), so the global's accessors
+ * (defined once, see the runner) reach the live bindings of the current message.
+ */
+function bindingAccessors(names: readonly string[]): string {
+  const reads = names.map((name, i) => `case ${i}: return ${name};`).join(' ');
+  const writes = names.map((name, i) => `case ${i}: ${name} = __ttsValue; break;`).join(' ');
+  return `function (__ttsIndex) { switch (__ttsIndex) { ${reads} } }, function (__ttsIndex, __ttsValue) { switch (__ttsIndex) { ${writes} } }`;
+}
 
 export class CodecSandbox {
   /** Functions the script defines (decodeUplink, uplink, Decoder, …). */
   readonly functions: readonly string[];
-  /**
-   * Whether one evaluation of the top level serves every message (see state-analysis.ts), and
-   * if not, why. With freshScope false it is always shared (state is meant to survive).
-   */
-  readonly scope: { reevaluated: boolean; reason?: string };
+  /** The object the context was created from: the host's view of the script's global. */
+  private readonly sandbox: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  private readonly baseline: Map<string, unknown>;
   private readonly context: vm.Context;
-  private readonly trampoline: vm.Script;
+  /** The context's global object, seen from the host. */
+  private readonly global: Record<string, unknown>;
+  private readonly trampoline = new vm.Script('__ttsRun()', { filename: 'tts-codec-runner' });
   private readonly userLines: number;
+  /** The top level's function and var names (exposed on the global, as in a classic script). */
+  private readonly names: string[];
   private job: SandboxJob | null = null;
-  /** The sandbox realm's Array (recognising its arrays without a cross-realm builtin call). */
-  private readonly realm: { Array: unknown; Object: unknown };
   private jobTaken = false;
   private loaded: string[] = [];
   private loadError: CodecError | undefined;
-  /** Where each operation's output object sits, with the copiers learnt for its shapes. */
-  private readonly sites: Record<Operation, OutputSite>;
-  /** Reused for every message (reset before each copy): no allocation per message. */
-  private readonly budget: ExportBudget;
 
   constructor(source: string, private readonly options: SandboxOptions) {
     if (typeof source !== 'string') throw new CodecLoadError({ kind: 'compile', message: 'the script must be a string' });
     this.userLines = source.split('\n').length;
-    if (!options.freshScope) {
-      this.scope = { reevaluated: false, reason: 'freshScope is false: top-level state is kept on purpose' };
-    } else if (options.reevaluate === 'always') {
-      this.scope = { reevaluated: true, reason: 'reevaluate: always' };
-    } else {
-      const analysis = analyseScriptState(source);
-      this.scope = analysis.shared
-        ? { reevaluated: false }
-        : { reevaluated: true, reason: analysis.reason + (analysis.line === undefined ? '' : ` (line ${analysis.line})`) };
+    const outline = outlineScript(source);
+    if (outline.asyncSyntax) {
+      const { what, line, column } = outline.asyncSyntax;
+      throw new CodecLoadError({ kind: 'compile', message: `${what} is not supported: codec functions must be synchronous`, line, column });
     }
-    const asyncSyntax = findAsyncSyntax(source);
-    if (asyncSyntax) {
-      throw new CodecLoadError({
-        kind: 'compile',
-        message: `${asyncSyntax.what} is not supported: codec functions must be synchronous`,
-        line: asyncSyntax.line,
-        column: asyncSyntax.column,
-      });
-    }
-    // A null-prototype sandbox: `this.constructor` then resolves inside the context, not to the
-    // host's Object (the classic `this.constructor.constructor('return process')()` escape).
-    // No code generation from strings: eval / new Function could build async code at run time
-    // (see async-syntax.ts) and hide state from the analysis.
-    this.context = vm.createContext(Object.create(null) as object, {
+    // The sandbox object has no prototype of the host's: `this.constructor` resolves inside the
+    // context (the classic `this.constructor.constructor('return process')()` escape). No code
+    // generation from strings: eval / new Function could build async code at run time.
+    this.context = vm.createContext(this.sandbox, {
       name: options.filename,
       codeGeneration: { strings: false, wasm: false },
       microtaskMode: 'afterEvaluate',
     });
-    const global = vm.runInContext('globalThis', this.context) as Record<string, unknown>;
+    const global = (this.global = vm.runInContext('globalThis', this.context) as Record<string, unknown>);
     for (const name of ASYNC_GLOBALS) delete global[name];
     vm.runInContext('delete Atomics.waitAsync; if (Array.fromAsync) delete Array.fromAsync;', this.context);
-    const install = vm.runInContext(PRELUDE, this.context, { filename: 'tts-codec-prelude' }) as (
-      g: Record<string, unknown>,
-      host: object,
-    ) => void;
+    const install = vm.runInContext(PRELUDE, this.context, { filename: 'tts-codec-prelude' }) as (g: Record<string, unknown>, host: object) => void;
     install(global, {
       takeJob: () => this.takeJob(),
-      exportResult: (index: number, status: 'ok' | 'error', value: unknown, logs: string[] | null) =>
-        this.exportResult(index, status, value, logs),
-      Array,
-      Date,
-      Object,
+      exposeDeclarations: (declarations: object) => this.exposeDeclarations(declarations),
+      beginMessage: () => this.beginMessage(),
+      exportResult: (index: number, status: 'ok' | 'error', value: unknown, logs: string[] | null) => this.exportResult(index, status, value, logs),
     });
-    this.realm = { Array: vm.runInContext('Array', this.context) as unknown, Object: vm.runInContext('Object', this.context) as unknown };
-    const registry = new CopierRegistry();
-    this.sites = { decodeUplink: new OutputSite(registry), decodeDownlink: new OutputSite(registry), encodeDownlink: new OutputSite(registry) };
-    this.budget = { remaining: 0, realm: this.realm };
-    this.trampoline = new vm.Script('__ttsRun()', { filename: 'tts-codec-runner' });
-
-    const factory = this.compile(source);
-    const loaded = this.load(factory);
-    this.functions = loaded;
+    this.baseline = new Map(Object.getOwnPropertyNames(this.sandbox).map((name) => [name, this.sandbox[name]]));
+    this.names = [...outline.functions, ...outline.vars.filter((name) => name !== 'arguments')];
+    this.functions = this.load(this.compile(source, outline));
   }
 
   /** Runs every input to completion (synchronously; one protected run per time slice). */
@@ -190,7 +145,7 @@ export class CodecSandbox {
   }
 
   startJob(op: Operation, inputs: unknown[]): SandboxJob {
-    return { op, inputs, results: new Array(inputs.length), runner: { op, fresh: this.scope.reevaluated, clearGlobals: this.options.freshScope, inputs, next: 0, current: -1, sliceMs: this.options.batchSliceMs } };
+    return { op, inputs, results: new Array(inputs.length), runner: { op, fresh: this.options.freshScope, inputs, next: 0, current: -1, sliceMs: this.options.batchSliceMs } };
   }
 
   /**
@@ -223,29 +178,41 @@ export class CodecSandbox {
     return this.job.runner;
   }
 
+  /** The script's top-level declarations become properties of its global (see the runner). */
+  private exposeDeclarations(declarations: object): void {
+    if (this.job?.runner.op !== 'load') throw new Error('the codec runner is not callable from a script');
+    Object.setPrototypeOf(this.sandbox, declarations);
+  }
+
+  /** A fresh global for the next run of the top level: what a message added goes, engine globals come back. */
+  private beginMessage(): void {
+    if (!this.job) throw new Error('the codec runner is not callable from a script');
+    const sandbox = this.sandbox;
+    // The engine's own globals are not enumerable: anything listed here was added by a script.
+    // Changes go through the global itself: V8 keeps a copy of what a script sets there.
+    for (const name of Object.keys(sandbox)) delete this.global[name];
+    for (const [name, value] of this.baseline) {
+      if (sandbox[name] !== value) Object.defineProperty(this.global, name, { value, writable: true, configurable: true, enumerable: false });
+    }
+  }
+
   private exportResult(index: number, status: 'ok' | 'error', value: unknown, logs: string[] | null): void {
     const job = this.job;
     if (!job) return;
     if (job.runner.op === 'load') {
-      if (status === 'ok') this.loaded = exportStringList(value, 'functions', { remaining: 10_000, realm: this.realm });
+      if (status === 'ok') this.loaded = exportStringList(value, 'functions', { remaining: 10_000 });
       else this.loadError = this.errorFromSandbox(value);
       return;
     }
-    let copiedLogs: string[] = [];
-    if (logs !== null) copiedLogs = exportStringList(logs, 'logs', { remaining: Number.MAX_SAFE_INTEGER, realm: this.realm });
+    const copiedLogs = logs === null ? [] : exportStringList(logs, 'logs', { remaining: Number.MAX_SAFE_INTEGER });
     if (status === 'error') {
       job.results[index] = this.failure(this.errorFromSandbox(value), copiedLogs);
       return;
     }
-    const budget = this.budget;
-    budget.remaining = this.options.maxOutputSize;
     try {
-      job.results[index] = this.shape(job.op, value as Record<string, unknown>, budget, copiedLogs);
+      job.results[index] = this.shape(job.op, value as Record<string, unknown>, { remaining: this.options.maxOutputSize }, copiedLogs);
     } catch (err) {
-      const error: CodecError =
-        err instanceof OutputError
-          ? { kind: 'output', message: err.message }
-          : this.errorFromSandbox(describeThrown(err));
+      const error: CodecError = err instanceof OutputError ? { kind: 'output', message: err.message } : this.errorFromSandbox(describeThrown(err));
       job.results[index] = this.failure(error, copiedLogs);
     }
   }
@@ -257,18 +224,18 @@ export class CodecSandbox {
     if (errors.length > 0) return { warnings, errors, error: { kind: 'script', message: errors.join('; ') }, logs };
     if (op === 'encodeDownlink') {
       const result: EncodeResult = { warnings, errors, logs };
-      if (value.decodedPayload !== undefined) result.decodedPayload = exportObject(value.decodedPayload, 'decoded_payload', budget, this.sites.encodeDownlink);
+      if (value.decodedPayload !== undefined) result.decodedPayload = exportObject(value.decodedPayload, 'decoded_payload', budget);
       else result.bytes = exportBytes(value.bytes, 'bytes');
       const fPort = value.fPort;
       if (fPort !== undefined && fPort !== null) {
         if (typeof fPort !== 'number' || !Number.isInteger(fPort) || fPort < 0 || fPort > 255) {
-          throw new OutputError(`fPort must be an integer 1..223, got ${typeof fPort === 'number' ? fPort : typeof fPort}`);
+          throw new OutputError(`fPort must be an integer 0..255, got ${typeof fPort === 'number' ? fPort : typeof fPort}`);
         }
         result.fPort = fPort;
       }
       return result;
     }
-    return { data: exportObject(value.data, 'data', budget, this.sites[op]), warnings, errors, logs };
+    return { data: exportObject(value.data, 'data', budget), warnings, errors, logs };
   }
 
   private failure(error: CodecError, logs: string[]): OperationResult {
@@ -293,13 +260,14 @@ export class CodecSandbox {
 
   // ---- loading -------------------------------------------------------------------------------
 
-  private compile(source: string): unknown {
-    // A name the source never mentions cannot be defined by it; skipping its `typeof` saves a
-    // (slow, intercepted) global lookup on every fresh instantiation.
-    const names = TOP_LEVEL_NAMES.map((n) => (new RegExp(`\\b${n}\\b`).test(source) ? `typeof ${n} === 'function' ? ${n} : undefined` : 'undefined')).join(', ');
+  private compile(source: string, outline: ScriptOutline): unknown {
     // The wrapper line sits above the user's first line and lineOffset -1 cancels it, so V8's
     // line numbers are the user's. Closing lines come after a newline (a trailing // comment).
-    const wrapped = `(function (module, exports) {\n${source}\n;return [${names}];\n})`;
+    // A leading 'use strict' would no longer be a directive after the wrapper's first statement,
+    // so the wrapper states it itself.
+    const entries = ENTRY_NAMES.map((n) => `typeof ${n} === 'function' ? ${n} : undefined`).join(', ');
+    const head = `${outline.strict ? "'use strict'; " : ''}__ttsBegin(${bindingAccessors(this.names)});`;
+    const wrapped = `(function (module, exports, __ttsBegin) {${head}\n${source}\n;return [${entries}];\n})`;
     let script: vm.Script;
     try {
       script = new vm.Script(wrapped, { filename: this.options.filename, lineOffset: -1 });
@@ -307,7 +275,7 @@ export class CodecSandbox {
       throw new CodecLoadError(this.syntaxError(err, source));
     }
     // Evaluating the wrapper only creates the factory function; no user code runs here.
-    return script.runInContext(this.context, { timeout: Math.max(this.options.timeout, LOAD_TIMEOUT_MS) });
+    return script.runInContext(this.context, { timeout: LOAD_TIMEOUT_MS });
   }
 
   private syntaxError(err: unknown, source: string): CodecError {
@@ -335,6 +303,7 @@ export class CodecSandbox {
     const job = this.startJob('decodeUplink', [null]);
     job.runner.op = 'load';
     job.runner.factory = factory;
+    job.runner.names = this.names;
     this.job = job;
     this.jobTaken = false;
     // Loading happens once per deploy and includes V8's first compilation of the script, so it

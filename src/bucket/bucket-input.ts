@@ -1,6 +1,6 @@
-// Parsing of tts-bucket's config and msg properties (kept apart from the glue so it reads plainly).
-import { StoreInputError } from '../../src/store/errors';
-import type { Retention } from '../../src/store/types';
+// Parsing of tts-bucket's config and message properties.
+import { StoreInputError } from '../store/errors';
+import type { Retention } from '../store/types';
 
 /** A time from msg.from/msg.to: ms since the epoch, an ISO string or a Date. */
 export function parseTime(value: unknown, name: string): number | undefined {

@@ -19,11 +19,13 @@ function editorDeclarations(): string {
 /** What a script running in the sandbox sees: its global names and Buffer's members. */
 function sandboxView(): { globals: string[]; bufferStatics: string[]; bufferMethods: string[] } {
   const codec = createCodec(
-    'function decodeUplink() { return { data: {' +
+    // The plugin form declares no top-level name of its own (a function declaration would
+    // appear among the globals).
+    'module.exports.uplink = function () { return {' +
       ' globals: Object.getOwnPropertyNames(globalThis),' +
       ' bufferStatics: Object.getOwnPropertyNames(Buffer).filter(function (n) { return typeof Buffer[n] === "function"; }),' +
       ' bufferMethods: Object.getOwnPropertyNames(Buffer.prototype).filter(function (n) { return n !== "constructor"; })' +
-      ' } }; }',
+      ' }; };',
   );
   const result = codec.decodeUplink({ bytes: [], fPort: 1 });
   assert.deepEqual(result.errors ?? [], []);

@@ -32,7 +32,7 @@ export type Bucket = (typeof BUCKETS)[number];
 
 const RULES: Array<[Exclude<Bucket, 'rest'>, RegExp]> = [
   ['status', /\/nodes\/shared\/status\.js|\/i18next\/|@node-red\/util\/lib\/i18n\.js/],
-  ['inbox', /\/dist\/src\/inbox\//],
+  ['inbox', /\/dist\/src\/inbox\/|\/dist\/nodes\/shared\/inbox-runtime\.js/],
   ['codec', /\/dist\/src\/codec\/|\/dist\/nodes\/tts-uplink-decode\//],
   ['store', /\/dist\/src\/(store|registry)\/|\/dist\/nodes\/tts-(provision|bucket|store)\/|\/node_modules\/(better-sqlite3|pg|pg-[a-z-]+|pgpass|postgres-[a-z-]+)\//],
   [
@@ -56,10 +56,10 @@ export interface Breakdown {
 function restLabel(frame: CallFrame): string {
   const url = frame.url;
   if (!url) return frame.functionName || '(anonymous native)';
-  const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (mod) return mod[1];
   const dist = /\/dist\/(.+)$/.exec(url);
   if (dist) return dist[1];
+  const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (mod) return mod[1];
   return url.replace(/^file:\/\//, '');
 }
 

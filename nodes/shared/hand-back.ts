@@ -1,5 +1,5 @@
 import type { Node } from 'node-red';
-import { holdForRetry } from '../../src/inbox/hold';
+import { holdForRetry } from '../../src/runtime';
 import { describeError, isPassingStoreError } from '../../src/store/errors';
 import type { StatusReporter } from './status';
 

@@ -1,6 +1,6 @@
 import type { Node } from 'node-red';
 import { Inbox, type InboxLimits } from '../../src/inbox/inbox';
-import { registerHolder } from '../../src/inbox/hold';
+import { registerHolder } from '../../src/runtime';
 import type { Holder } from '../../src/inbox/completion-tracker';
 import type { NodeAPI } from './red-types';
 import { setting } from './settings';

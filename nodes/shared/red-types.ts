@@ -6,7 +6,7 @@ export type Handler = (req: Request, res: Response, next: NextFunction) => void;
 
 /** RED.auth is typed loosely by @types/node-red; this is what admin routes use. */
 export function needsPermission(RED: NodeAPI, permission: string): Handler {
-  return (RED.auth as unknown as { needsPermission(p: string): Handler }).needsPermission(permission);
+  return (RED.auth).needsPermission(permission);
 }
 
 /** Express 4 keeps the router at app._router, express 5 at app.router. */

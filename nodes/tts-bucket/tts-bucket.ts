@@ -128,7 +128,7 @@ export = (RED: NodeAPI): void => {
           'Cache-Control': 'no-store',
         });
         const range = { ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
-        await pipeline(Readable.from(exportBucket(store, bucket, format as 'csv' | 'jsonl', range)), res);
+        await pipeline(Readable.from(exportBucket(store, bucket, format, range)), res);
       })
       .catch((err: unknown) => {
         if (!res.headersSent) sendError(res, 503, 'store_unavailable', describeError(err));

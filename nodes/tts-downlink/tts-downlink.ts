@@ -13,13 +13,10 @@ import {
   triggersDownlink,
   type DownlinkMessage,
   type LifecycleReport,
-  type RawFormat,
 } from '../../src/downlink';
+import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runtime';
 import { logDownlinkOutcome, logDownlinkRefused, logDownlinkRequested } from '../../src/monitor/log-entries';
-import { profileRegistry } from '../../src/profile/profile-registry';
 import type { DownlinkChange } from '../../src/registry/registry';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
-import { ttsMessageBus } from '../../src/tts/message-bus';
 import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
 import { TtsApiError } from '../../src/tts/api/errors';
 import type { TtsStoreNode } from '../tts-store/types';
@@ -58,7 +55,7 @@ function outcomeMessage(r: LifecycleReport): NodeMessage {
     topic: `${d.applicationId}/${d.deviceId}/downlink_${r.event}`,
     payload,
     ...(r.envelope ? { tts: r.envelope } : {}),
-  } as NodeMessage;
+  };
 }
 
 export = (RED: NodeAPI): void => {
@@ -73,7 +70,7 @@ export = (RED: NodeAPI): void => {
     const tracker = new DownlinkLifecycleTracker({
       timeoutMs: (positiveNumber(config.outcomeTimeout) ?? DEFAULT_OUTCOME_TIMEOUT_S) * 1000,
       onReport: (r) => {
-        const where = `${r.downlink.deviceId}`;
+        const where = r.downlink.deviceId;
         const text = RED._(`tts-downlink.status.${r.event}`, { device: where, time: seconds(r.elapsedMs) });
         if (r.event === 'failed') status.error(text);
         else if (r.event === 'nack' || r.event === 'unconfirmed') status.waiting(text);
@@ -93,7 +90,7 @@ export = (RED: NodeAPI): void => {
       encoder = new DownlinkEncoder({
         codec: config.codec ?? 'script',
         script: config.script ?? '',
-        rawFormat: (config.rawFormat ?? 'auto') as RawFormat,
+        rawFormat: (config.rawFormat ?? 'auto'),
         timeout: scriptTimeoutOf(config.timeout, setting(RED, 'ttsDownlinkEncodeTimeout')),
         filename: `tts-downlink-${this.id}.js`,
       });
@@ -142,14 +139,14 @@ export = (RED: NodeAPI): void => {
       inFlight.add(controller);
       status.working(RED._('tts-downlink.status.sending'));
       try {
-        const result = await sender.send(msg as DownlinkMessage, controller.signal);
+        const result = await sender.send(msg, controller.signal);
         for (const warning of result.warnings) node.warn(RED._('tts-downlink.warn.script', { warning }));
         if (result.storeError) node.warn(RED._('tts-downlink.warn.store', { error: result.storeError }));
         status.working(RED._('tts-downlink.status.accepted', { device: result.deviceId, queue: result.queue }));
         (msg as NodeMessage & { downlink?: unknown }).downlink = result;
         await inbox?.recordEffect(msg, effect);
         logDownlinkRequested(result, config.profile || undefined);
-        send([msg as NodeMessage, null]);
+        send([msg, null]);
       } catch (err) {
         logDownlinkRefused(msg, config.profile || undefined, (err as Error).message);
         status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));

@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { needsPermission, type NodeAPI } from '../shared/red-types';
 import { eventLog, LOG_KINDS, type LogEvent } from '../../src/monitor/event-log';
 import { bucketSummaries, chartSeries, deviceDetail, listDeviceSummaries, newestRows } from '../../src/monitor/fleet-view';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { profileRegistry } from '../../src/runtime';
 import type { DeviceRegistry } from '../../src/registry/registry';
 import { StoreInputError, describeError } from '../../src/store/errors';
 import type { TtsStore } from '../../src/store/store';
@@ -15,8 +15,10 @@ import { parseCount, parseTime } from '../../src/bucket/bucket-input';
 /** Comms topics the sidebar subscribes to. */
 const LOG_TOPIC = 'tts-monitor/log';
 const DEVICES_TOPIC = 'tts-monitor/devices';
+import { sendError } from '../shared/errors';
 /** Live updates are batched: at most one comms message per topic in this time. */
 const PUBLISH_INTERVAL_MS = 500;
+const LIVE_BATCH_MAX = 300;
 
 interface StoreInfo {
   id: string;
@@ -60,7 +62,7 @@ export = (RED: NodeAPI): void => {
   const storeOf = (req: Request, res: Response): StoreInfo | undefined => {
     const info = deployedStores().find((s) => s.id === String(req.params.store));
     if (!info?.store || !info.registry) {
-      res.status(404).json({ error: 'no deployed tts-store with this id' });
+      sendError(res, 404, 'not_deployed', 'no deployed tts-store with this id');
       return undefined;
     }
     return info;
@@ -68,8 +70,8 @@ export = (RED: NodeAPI): void => {
 
   const fail = (res: Response) => (err: unknown): void => {
     if (res.headersSent) return;
-    if (err instanceof StoreInputError) res.status(400).json({ error: err.message });
-    else res.status(503).json({ error: describeError(err) });
+    if (err instanceof StoreInputError) sendError(res, err);
+    else sendError(res, 503, 'store_unavailable', describeError(err));
   };
 
   RED.httpAdmin.get('/tts/monitor/overview', read, (_req, res) => {
@@ -91,7 +93,7 @@ export = (RED: NodeAPI): void => {
     if (!info) return;
     deviceDetail(info.store!, String(req.params.id)).then((device) => {
       if (device) res.json({ device });
-      else res.status(404).json({ error: `no device "${String(req.params.id)}"` });
+      else sendError(res, 404, 'not_found', `no device "${String(req.params.id)}"`);
     }, fail(res));
   });
 
@@ -101,13 +103,13 @@ export = (RED: NodeAPI): void => {
     if (!info) return;
     const body = req.body as { value?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !('value' in body)) {
-      res.status(400).json({ error: 'send {"value": <the new downlink property>} as JSON' });
+      sendError(res, 400, 'bad_request', 'send {"value": <the new downlink property>} as JSON');
       return;
     }
     const id = String(req.params.id);
     info.registry!.setDownlink(id, body.value, 'admin').then((found) => {
       if (found) res.json({ device: id, downlink: body.value ?? null });
-      else res.status(404).json({ error: `no device "${id}"` });
+      else sendError(res, 404, 'not_found', `no device "${id}"`);
     }, fail(res));
   });
 
@@ -163,6 +165,8 @@ export = (RED: NodeAPI): void => {
   let pendingEvents: LogEvent[] = [];
   let logTimer: NodeJS.Timeout | undefined;
   eventLog.on('event', (event: LogEvent) => {
+    // The sidebar shows the newest few hundred: a burst sends only those.
+    if (pendingEvents.length >= LIVE_BATCH_MAX) pendingEvents.shift();
     pendingEvents.push(event);
     logTimer ??= setTimeout(() => {
       logTimer = undefined;

@@ -1,13 +1,12 @@
 import path from 'node:path';
 import { parseProfileConfig } from '../../src/profile/profile-settings';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { profileRegistry, webhookInputs } from '../../src/runtime';
 import { resolveEnvReference } from '../../src/util/env-reference';
 import { onClose } from '../shared/input';
 import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { setUpProfileWebhook } from '../../src/profile/profile-webhook-setup';
 import { sendError } from '../shared/errors';
 import { BackfillService, type BackfillEvent } from '../../src/backfill';
-import { webhookInputs } from '../../src/inbox/inputs';
 
 import type { TtsProfileDef, TtsProfileNode } from './types';
 
@@ -121,7 +120,8 @@ export = (RED: NodeAPI): void => {
       sendError(res, 404, 'not_deployed', RED._('tts-profile.setup.not-deployed'));
       return;
     }
-    const baseUrl = typeof req.body?.baseUrl === 'string' ? req.body.baseUrl : '';
+    const body = (req.body ?? {}) as { baseUrl?: unknown };
+    const baseUrl = typeof body.baseUrl === 'string' ? body.baseUrl : '';
     setUpProfileWebhook(profile, baseUrl)
       .then((result) => res.json(result))
       .catch((err: unknown) => sendError(res, err));

@@ -3,8 +3,8 @@ import { type NodeAPI, registerNode } from '../shared/red-types';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { profileRegistry } from '../../src/runtime';
 import { logLifecycle, logProvisionProblem } from '../../src/monitor/log-entries';
-import { profileRegistry } from '../../src/profile/profile-registry';
 import type { LifecycleEvent } from '../../src/registry/registry';
 import { StoreDataError, StoreUnavailableError, describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';
@@ -34,7 +34,7 @@ function eventMessage(e: LifecycleEvent): NodeMessage {
     payload,
     device: e.device,
     bucket: e.device.bucket,
-  } as NodeMessage;
+  };
 }
 
 export = (RED: NodeAPI): void => {

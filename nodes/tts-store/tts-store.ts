@@ -16,7 +16,7 @@ export = (RED: NodeAPI): void => {
       const lookup = (name: string): unknown => RED.util.getSetting(this, name);
       storeConfig = { backend: 'postgres', connection: resolveEnvReference(this.credentials?.connection, lookup) };
     } else {
-      storeConfig = { backend: 'sqlite', path: config.path ?? '', userDir: RED.settings.userDir as string | undefined };
+      storeConfig = { backend: 'sqlite', path: config.path ?? '', userDir: RED.settings.userDir };
     }
     try {
       this.store = createStore(storeConfig, {

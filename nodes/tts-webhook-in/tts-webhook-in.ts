@@ -7,7 +7,6 @@ import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { acquireInbox, releaseInbox } from '../shared/inbox-runtime';
 import { setting } from '../shared/settings';
-import { profileRegistry } from '../../src/profile/profile-registry';
 import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
 import { routeMessage, type RoutingMode } from '../../src/webhook/output-routing';
@@ -15,12 +14,10 @@ import { normaliseWebhookPath, validateWebhookPath, webhookRoutePattern } from '
 import { interceptPost, sendJson } from '../../src/webhook/request-interceptor';
 import { jsonLimitBroken } from '../../src/webhook/json-limits';
 import { parseApplicationUp, payloadOf, topicOf, type TtsEnvelope } from '../../src/tts/envelope';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
-import { ttsMessageBus } from '../../src/tts/message-bus';
+import { downlinkTargets, profileRegistry, ttsMessageBus, webhookInputs } from '../../src/runtime';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
 import { InboxUnavailableError, newMessageId, type Inbox } from '../../src/inbox/inbox';
 import type { LogEntry } from '../../src/inbox/durable-log';
-import { webhookInputs } from '../../src/inbox/inputs';
 import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
 
 const WARNING_INTERVAL_MS = 60_000;
@@ -98,6 +95,7 @@ export = (RED: NodeAPI): void => {
     const unavailable = (res: ServerResponse, err: Error): void => {
       sendJson(res, 503, { error: { code: 'inbox_unavailable', message: err.message } }, { 'Retry-After': RETRY_AFTER_SECONDS });
       status.error(`503 ${RED._('tts-webhook-in.status.inbox-unavailable')}`);
+      logWebhookRefused({ status: 503, code: 'inbox_unavailable', message: err.message }, config.profile || undefined, path);
       warn('503', err.message);
     };
 

@@ -1,7 +1,7 @@
 import { storageUnavailable, TtsApiClient } from '../tts/api/client';
 import { TtsApiError } from '../tts/api/errors';
 import type { RetryPolicy } from '../tts/api/retry';
-import { ttsMessageBus } from '../tts/message-bus';
+import { ttsMessageBus } from '../runtime';
 import type { TtsEnvelope } from '../tts/envelope-types';
 import { msToNanos, nanosToTimestamp, timestampNanos } from '../tts/timestamps';
 import { BackfillCancelled, runBackfill, type BackfillOutcome, type BackfillTarget } from './backfill-run';

@@ -55,10 +55,10 @@ export function createCodec(source: string, options: CodecOptions = {}): Codec {
       encodeDownlink: has('encodeDownlink') || has('downlink') || has('Encoder'),
       decodeDownlink: has('decodeDownlink'),
     },
-    decodeUplink: (input) => sandbox.runAll('decodeUplink', [checkBytesInput(input)])[0] as DecodeResult,
-    encodeDownlink: (input) => sandbox.runAll('encodeDownlink', [checkObjectInput(input)])[0] as EncodeResult,
-    decodeDownlink: (input) => sandbox.runAll('decodeDownlink', [checkBytesInput(input)])[0] as DecodeResult,
-    decodeUplinkBatch: (inputs) => sandbox.runAll('decodeUplink', inputs.map(checkBytesInput)) as DecodeResult[],
+    decodeUplink: (input) => sandbox.runAll('decodeUplink', [checkBytesInput(input)])[0],
+    encodeDownlink: (input) => sandbox.runAll('encodeDownlink', [checkObjectInput(input)])[0],
+    decodeDownlink: (input) => sandbox.runAll('decodeDownlink', [checkBytesInput(input)])[0],
+    decodeUplinkBatch: (inputs) => sandbox.runAll('decodeUplink', inputs.map(checkBytesInput)),
     decodeUplinkQueued: (input) => {
       try {
         return queue.push(checkBytesInput(input));
@@ -164,10 +164,10 @@ function builtinCodec(form: 'cayennelpp' | 'passthrough', ops: Pick<Codec, 'deco
 export const cayenneLppCodec: Codec = builtinCodec(
   'cayennelpp',
   {
-    decodeUplink: (input: UplinkInput) => guard(() => ok({ data: cayenneLpp.decode(checkBytesInput(input).bytes) as Record<string, unknown> })),
+    decodeUplink: (input: UplinkInput) => guard(() => ok({ data: cayenneLpp.decode(checkBytesInput(input).bytes) })),
     encodeDownlink: (input: DownlinkEncodeInput) =>
       guard(() => ok({ bytes: cayenneLpp.encodeDownlink(input.data as Record<string, unknown>), ...(input.fPort === undefined ? {} : { fPort: input.fPort }) })),
-    decodeDownlink: (input: DownlinkDecodeInput) => guard(() => ok({ data: cayenneLpp.decodeDownlink(checkBytesInput(input).bytes) as Record<string, unknown> })),
+    decodeDownlink: (input: DownlinkDecodeInput) => guard(() => ok({ data: cayenneLpp.decodeDownlink(checkBytesInput(input).bytes) })),
   },
   { decodeUplink: true, encodeDownlink: true, decodeDownlink: true },
 );

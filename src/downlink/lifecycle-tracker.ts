@@ -84,7 +84,7 @@ function renderError(error: TtsErrorDetails | undefined): LifecycleReport['error
 export function correlationIdsOf(envelope: TtsEnvelope): string[] {
   const message = envelope.message as { correlation_ids?: unknown; downlink?: ApplicationDownlink };
   const fromDownlink = envelope.type === 'downlink_failed' ? message.downlink?.correlation_ids : message.correlation_ids;
-  return [...(envelope.correlation_ids ?? []), ...(Array.isArray(fromDownlink) ? fromDownlink : [])].filter((id): id is string => typeof id === 'string');
+  return [...((envelope.correlation_ids as unknown[] | undefined) ?? []), ...(Array.isArray(fromDownlink) ? (fromDownlink as unknown[]) : [])].filter((id): id is string => typeof id === 'string');
 }
 
 /**

@@ -11,20 +11,27 @@ export interface MessageHolder {
   hold(msg: object, reason: string): boolean;
 }
 
-const holders = new Set<MessageHolder>();
+/** The inboxes that can take messages back (one per process: see src/runtime). */
+export class MessageHolders {
+  private readonly holders = new Set<MessageHolder>();
 
-export function registerHolder(holder: MessageHolder): () => void {
-  holders.add(holder);
-  return () => {
-    holders.delete(holder);
-  };
-}
+  register(holder: MessageHolder): () => void {
+    this.holders.add(holder);
+    return () => {
+      this.holders.delete(holder);
+    };
+  }
 
-/**
- * Asks the inbox to keep `msg` and feed it again later. On true the caller must call `done()`
- * without an error and must not send the message on; on false it reports its error as before.
- */
-export function holdForRetry(msg: object, reason: string): boolean {
-  for (const holder of holders) if (holder.hold(msg, reason)) return true;
-  return false;
+  /**
+   * Asks the inbox to keep `msg` and feed it again later. On true the caller must call `done()`
+   * without an error and must not send the message on; on false it reports its error as before.
+   */
+  hold(msg: object, reason: string): boolean {
+    for (const holder of this.holders) if (holder.hold(msg, reason)) return true;
+    return false;
+  }
+
+  clear(): void {
+    this.holders.clear();
+  }
 }

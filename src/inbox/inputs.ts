@@ -15,21 +15,28 @@ export interface WebhookInput {
   inject(body: string, source: 'backfill'): Promise<void>;
 }
 
-const inputs = new Map<string, WebhookInput>();
+/** The deployed inputs by node id (one set per process: see src/runtime). */
+export class WebhookInputs {
+  private readonly inputs = new Map<string, WebhookInput>();
 
-export const webhookInputs = {
   register(input: WebhookInput): () => void {
-    inputs.set(input.nodeId, input);
+    this.inputs.set(input.nodeId, input);
     return () => {
-      if (inputs.get(input.nodeId) === input) inputs.delete(input.nodeId);
+      if (this.inputs.get(input.nodeId) === input) this.inputs.delete(input.nodeId);
     };
-  },
+  }
+
   /** The first deployed input that serves the application. */
   forApplication(applicationId: string): WebhookInput | undefined {
-    for (const input of inputs.values()) if (input.serves(applicationId)) return input;
+    for (const input of this.inputs.values()) if (input.serves(applicationId)) return input;
     return undefined;
-  },
+  }
+
   all(): WebhookInput[] {
-    return [...inputs.values()];
-  },
-};
+    return [...this.inputs.values()];
+  }
+
+  clear(): void {
+    this.inputs.clear();
+  }
+}

@@ -3,7 +3,7 @@
 // node's own profile, else '' (no profile).
 import type { DownlinkResult } from '../downlink/downlink-sender';
 import type { LifecycleReport } from '../downlink/lifecycle-tracker';
-import { profileRegistry } from '../profile/profile-registry';
+import { profileRegistry } from '../runtime';
 import type { LifecycleEvent } from '../registry/registry';
 import type { TtsEnvelope } from '../tts/envelope-types';
 import { eventLog, type LogInput } from './event-log';

@@ -25,6 +25,10 @@ export class ProfileRegistry {
     this.profiles.delete(id);
   }
 
+  clear(): void {
+    this.profiles.clear();
+  }
+
   get(id: string | undefined): ActiveProfile | undefined {
     return id ? this.profiles.get(id) : undefined;
   }
@@ -61,4 +65,3 @@ export class ProfileRegistry {
 }
 
 /** One registry per runtime: every node module of this package loads this same module instance. */
-export const profileRegistry = new ProfileRegistry();

@@ -199,7 +199,7 @@ function parseOptions() {
   });
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`tts-sim: ${err.message}\n`);
+main().catch((err: unknown) => {
+  process.stderr.write(`tts-sim: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -81,7 +81,7 @@ export class DownlinkEngine {
         frm_payload: p.bytes.length > 0 ? p.bytes.toString('base64') : undefined,
         decoded_payload: this.formatter === 'cayennelpp' ? decodeLppDownlink(p.bytes) : undefined,
         confirmed: p.confirmed,
-        priority: p.priority === 'LOWEST' ? undefined : (p.priority as Priority), // enum default: omitted
+        priority: p.priority === 'LOWEST' ? undefined : (p.priority), // enum default: omitted
         correlation_ids: [`as:downlink:${ulid()}`, ...p.correlationIds],
         confirmed_retry: p.confirmed ? { attempt: 1, max_attempts: p.maxAttempts } : undefined,
       };

@@ -68,7 +68,7 @@ export function buildUplink(device: SimDevice, applicationId: string, now = new 
       version_ids: { brand_id: 'sim-sensors', model_id: `sim-${device.payload}`, hardware_version: '1.0', firmware_version: '1.2.0', band_id: 'EU_863_870' },
       network_ids: { net_id: '000013', tenant_id: 'ttn', cluster_id: 'sim1', cluster_address: 'localhost' },
     },
-  } as ApplicationUp);
+  });
 }
 
 export function buildJoinAccept(device: SimDevice, applicationId: string, now = new Date()): ApplicationUp {
@@ -77,7 +77,7 @@ export function buildJoinAccept(device: SimDevice, applicationId: string, now = 
     correlation_ids: [`as:up:${ulid()}`, `ns:uplink:${ulid()}`],
     received_at: timestamp(now),
     join_accept: { session_key_id: device.sessionKeyId, received_at: timestamp(new Date(now.getTime() - 30)) },
-  } as ApplicationUp);
+  });
 }
 
 /** A `location_solved` message, as TTS sends it when decoded_payload carries a position. */
@@ -89,7 +89,7 @@ export function buildLocationSolved(uplink: ApplicationUp): ApplicationUp | unde
     correlation_ids: uplink.correlation_ids,
     received_at: uplink.received_at,
     location_solved: { service: 'frm-payload', location },
-  } as ApplicationUp);
+  });
 }
 
 export type DownlinkEventType = 'downlink_queued' | 'downlink_sent' | 'downlink_ack' | 'downlink_nack';
@@ -100,7 +100,7 @@ export function buildDownlinkEvent(type: DownlinkEventType, device: SimDevice, a
     correlation_ids: downlink.correlation_ids,
     received_at: timestamp(),
     [type]: downlink,
-  } as ApplicationUp);
+  });
 }
 
 export function buildDownlinkFailed(device: SimDevice, applicationId: string, downlink: ApplicationDownlink, error: TtsErrorDetails): ApplicationUp {
@@ -109,5 +109,5 @@ export function buildDownlinkFailed(device: SimDevice, applicationId: string, do
     correlation_ids: downlink.correlation_ids,
     received_at: timestamp(),
     downlink_failed: { downlink, error },
-  } as ApplicationUp);
+  });
 }

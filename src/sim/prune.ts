@@ -25,6 +25,6 @@ function prune(value: unknown): unknown {
 function isDefault(value: unknown): boolean {
   if (value === undefined || value === null || value === 0 || value === false || value === '') return true;
   if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === 'object') return Object.keys(value as object).length === 0;
+  if (typeof value === 'object') return Object.keys(value).length === 0;
   return false;
 }

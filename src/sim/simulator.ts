@@ -311,7 +311,7 @@ export class TtsSimulator extends EventEmitter<SimulatorEvents> {
     const count = Math.max(1, this.devices.size);
     const tick = Math.max(10, Math.floor(intervalMs / count));
     this.traffic = setInterval(() => {
-      this.sendUplink().catch((err: Error) => this.log(`uplink failed: ${err.message}`));
+      this.sendUplink().catch((err: unknown) => this.log(`uplink failed: ${err instanceof Error ? err.message : String(err)}`));
     }, tick);
   }
 

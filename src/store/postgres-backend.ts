@@ -47,9 +47,10 @@ const INT8_OID = 20;
 // BIGINT columns hold milliseconds and counters, all far below 2^53: read them as numbers.
 // Scoped to this pool so other pg users in the same process keep the default (strings).
 const parseTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
     if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
-    return pgTypes.getTypeParser(oid, format);
+    const byOid: (id: number, fmt?: 'text' | 'binary') => (value: string) => unknown = pgTypes.getTypeParser;
+    return byOid(oid, format);
   },
 } as PoolConfig['types'];
 

@@ -51,7 +51,7 @@ const TS_LIMIT = Number.MAX_SAFE_INTEGER;
 export function checkBucketId(id: unknown): string {
   if (typeof id !== 'string' || id.trim() === '') throw new StoreInputError('bucket id must be a non-empty string');
   if (id.length > BUCKET_ID_MAX) throw new StoreInputError(`bucket id is longer than ${BUCKET_ID_MAX} characters`);
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\u0000-\u001f\u007f]/.test(id)) throw new StoreInputError('bucket id must not contain control characters');
   return id;
 }

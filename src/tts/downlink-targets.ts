@@ -41,4 +41,3 @@ export class DownlinkTargets {
   }
 }
 
-export const downlinkTargets = new DownlinkTargets();

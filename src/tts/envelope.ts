@@ -130,7 +130,7 @@ export function parseApplicationUp(body: unknown, now = Date.now()): TtsEnvelope
       envelope.rx_metadata = (rx as TtsEnvelope['rx_metadata']) ?? [];
       envelope.settings = optional(message, 'settings', path, isObject, 'an object') as TtsEnvelope['settings'];
       envelope.locations = optional(message, 'locations', path, isObject, 'an object') as TtsEnvelope['locations'];
-      envelope.version_ids = optional(message, 'version_ids', path, isObject, 'an object') as TtsEnvelope['version_ids'];
+      envelope.version_ids = optional(message, 'version_ids', path, isObject, 'an object');
       optional(message, 'received_at', path, isTimestamp, 'an RFC 3339 timestamp');
       break;
     }
@@ -161,7 +161,7 @@ export function parseApplicationUp(body: unknown, now = Date.now()): TtsEnvelope
       const location = optional(message, 'location', path, isObject, 'an object');
       if (location) {
         const service = optional(message, 'service', path, isString, 'a string') ?? 'unknown';
-        envelope.locations = { [service]: location as NonNullable<TtsEnvelope['locations']>[string] };
+        envelope.locations = { [service]: location };
       }
       break;
     }

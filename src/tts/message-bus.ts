@@ -5,7 +5,13 @@ import type { TtsEnvelope } from './envelope-types';
  * Every message webhook-in accepts is also published here, so that nodes which are not wired
  * after webhook-in (the downlink node tracking its downlinks' outcomes) can follow them.
  */
-class TtsMessageBus extends EventEmitter {
+export class TtsMessageBus extends EventEmitter {
+  constructor() {
+    super();
+    // One listener per deployed downlink node: no leak warning however many there are.
+    this.setMaxListeners(0);
+  }
+
   publish(envelope: TtsEnvelope): void {
     this.emit('message', envelope);
   }
@@ -16,5 +22,3 @@ class TtsMessageBus extends EventEmitter {
   }
 }
 
-export const ttsMessageBus = new TtsMessageBus();
-ttsMessageBus.setMaxListeners(0);

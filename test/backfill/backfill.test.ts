@@ -7,7 +7,7 @@ import { BackfillService, GapTracker, identityOfStored, runBackfill, type Backfi
 import { TtsSimulator } from '../../src/sim';
 import { TtsApiClient } from '../../src/tts/api';
 import { parseApplicationUp } from '../../src/tts/envelope';
-import { ttsMessageBus } from '../../src/tts/message-bus';
+import { ttsMessageBus } from '../../src/runtime';
 import { timestampNanos } from '../../src/tts/timestamps';
 import type { ApplicationUp } from '../../src/tts/types';
 

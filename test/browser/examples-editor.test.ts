@@ -6,7 +6,7 @@ import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, sav
 
 // Every node of every example, opened in the editor and closed with Done, stays valid; the
 // script editors flag what the codec sandbox lacks and nothing it has.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the demo's plain-JS script, loaded by path as npm start loads it
 const { exampleFlows } = require(join(REPO_ROOT, 'scripts', 'demo-flows.js')) as {
   exampleFlows(root: string): Array<Record<string, unknown> & { id: string; type: string; z?: string }>;
 };

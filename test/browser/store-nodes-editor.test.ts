@@ -247,7 +247,7 @@ describe('tts-bucket export from a logged-in editor (adminAuth)', function () {
   let context: BrowserContext;
 
   before(async () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's own bcryptjs, untyped, needed by this test alone
     const bcrypt = require('bcryptjs') as { hashSync(text: string, rounds: number): string };
     red = new NodeRedProcess({
       extraSettings: { adminAuth: { type: 'credentials', users: [{ username: USER, password: bcrypt.hashSync(PASSWORD, 8), permissions: '*' }] } },

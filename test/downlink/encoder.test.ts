@@ -65,7 +65,7 @@ describe('downlink encoder', () => {
     it('reports compile errors with their line, scripts without an encoder, and empty scripts at construction', () => {
       assert.throws(
         () => new DownlinkEncoder({ codec: 'script', script: 'function encodeDownlink(input) {\n  return {\n' }),
-        (err: Error) => err instanceof DownlinkEncodeError && typeof (err as DownlinkEncodeError).line === 'number',
+        (err: Error) => err instanceof DownlinkEncodeError && typeof (err).line === 'number',
       );
       assert.throws(() => new DownlinkEncoder({ codec: 'script', script: 'function decodeUplink(i) { return { data: {} }; }' }), /no downlink encoder/);
       assert.throws(() => new DownlinkEncoder({ codec: 'script', script: '  ' }), /empty/);

@@ -9,7 +9,7 @@ import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
 // per tts-webhook-in path (scripts/demo-flows.js), each with one webhook. Each uplink kind must
 // end up decoded and stored, every message (downlink events included) must arrive once, and
 // nothing may be logged as an error.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the demo's plain-JS script, loaded by path as npm start loads it
 const { exampleFlows, webhookPaths, demoApplications } = require(join(REPO_ROOT, 'scripts', 'demo-flows.js')) as {
   exampleFlows(root: string): Array<Record<string, unknown> & { id: string; type: string }>;
   webhookPaths(flows: unknown[]): string[];

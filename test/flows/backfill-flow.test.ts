@@ -3,7 +3,7 @@ import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import { TtsSimulator } from '../../src/sim';
 import { helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall, type TestNode } from '../helpers/runtime';
-import { MODULES, STORE_TARGETS, TOKEN, bucketNode, provisionNode, type StoreTarget } from '../store/flow-kit';
+import { MODULES, STORE_TARGETS, TOKEN, bucketNode, provisionNode, type StoreTarget } from '../helpers/store-flows';
 
 const APP = 'backfill-farm';
 

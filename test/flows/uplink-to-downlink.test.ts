@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 // Node-RED's own change node: deletes msg.payload so the device's stored downlink is sent.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const changeModule = require('@node-red/nodes/core/function/15-change.js') as (RED: unknown) => void;
 import type { TtsSimulator } from '../../src/sim';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
-import { APP, collector, CONFIG, downlinkNode, MODULES, registryOf, SECRETS, spiedText, startSimulator, TOKEN, API_KEY, useTestSettings } from '../downlink/node-kit';
+import { resetRuntime } from '../../src/runtime';
+import { APP, collector, CONFIG, downlinkNode, MODULES, registryOf, SECRETS, spiedText, startSimulator, TOKEN, API_KEY, useTestSettings } from '../helpers/downlink-flows';
 import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
 
@@ -26,7 +26,7 @@ describe('flow: simulator uplink → webhook-in → provision → downlink → s
   afterEach(async () => {
     await unloadFlow();
     await sim.stop();
-    downlinkTargets.forget();
+    resetRuntime();
   });
 
   it("answers each uplink with the device's stored configuration and reports TTS's ack", async () => {

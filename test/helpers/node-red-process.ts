@@ -38,6 +38,26 @@ export function packThisBuild(destination: string): string {
 }
 export const PACKAGE_NAME = 'node-red-contrib-the-things-stack';
 
+/**
+ * Which Node-RED runs. By default the node_modules copy (Node-RED 4.1) under this Node. CI also
+ * runs the integration tests on another Node-RED and Node (.ci/node-red-5): it installs the package
+ * from its tarball, with dependencies built for that Node, and points these variables at it.
+ */
+export const TARGET = {
+  /** The Node binary that runs Node-RED. */
+  node: process.env.TTS_TEST_NODE_BINARY ?? process.execPath,
+  /** The node-red package directory (holds red.js). */
+  nodeRed: process.env.TTS_TEST_NODE_RED ?? join(REPO_ROOT, 'node_modules', 'node-red'),
+  /** A node_modules directory holding this package installed from its tarball, with its dependencies. */
+  installedModules: process.env.TTS_TEST_INSTALLED_MODULES,
+};
+
+/** The major version of the Node-RED under test. */
+export function nodeRedMajor(): number {
+  const { version } = JSON.parse(readFileSync(join(TARGET.nodeRed, 'package.json'), 'utf8')) as { version: string };
+  return Number(version.split('.')[0]);
+}
+
 export interface NodeRedProcessOptions {
   httpAdminRoot?: string;
   httpNodeRoot?: string | false;
@@ -69,7 +89,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A real Node-RED 4.1 process (node_modules/node-red/red.js) on 127.0.0.1 with this package
+ * A real Node-RED process (4.1 from node_modules unless TARGET says otherwise) on 127.0.0.1 with this package
  * installed in a throwaway user directory. The directory lives under the repository's .tmp so
  * that the package's own dependencies resolve from the repository's node_modules.
  */
@@ -109,6 +129,11 @@ export class NodeRedProcess {
   }
 
   private installPackage(): void {
+    if (TARGET.installedModules) {
+      // Installed from this build's tarball once for the run (native modules built for TARGET.node).
+      symlinkSync(TARGET.installedModules, join(this.userDir, 'node_modules'), 'dir');
+      return;
+    }
     const target = join(this.userDir, 'node_modules', PACKAGE_NAME);
     mkdirSync(target, { recursive: true });
     if (this.options.tarball) {
@@ -140,8 +165,8 @@ export class NodeRedProcess {
     const restart = this.installed;
     if (!restart) this.setUp(await freePort());
     const from = this.logs.length;
-    const redJs = join(REPO_ROOT, 'node_modules', 'node-red', 'red.js');
-    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), redJs, '-u', this.userDir, '-s', join(this.userDir, 'settings.js')], {
+    const redJs = join(TARGET.nodeRed, 'red.js');
+    const child = spawn(TARGET.node, [...(this.options.nodeArgs ?? []), redJs, '-u', this.userDir, '-s', join(this.userDir, 'settings.js')], {
       env: { ...process.env, ...this.options.env, NODE_RED_HOME: this.userDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -219,6 +244,16 @@ export class NodeRedProcess {
       this.lines.on('line', onLine);
       this.lines.on('exit', onExit);
     });
+  }
+
+  /** Waits until `count` log lines at or after `from` match `pattern`. */
+  async waitForLogCount(pattern: RegExp, count: number, from: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let next = from;
+    for (let seen = 0; seen < count; seen += 1) {
+      await this.waitForLog(pattern, next, Math.max(1, deadline - Date.now()));
+      next = this.logs.findIndex((line, i) => i >= next && pattern.test(line)) + 1;
+    }
   }
 
   /** Deploys flows (with credentials inline, as the editor sends them) and waits for the restart. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onSuiteEnd } from '../setup';
 // node-red-node-test-helper ships no types; this is the part the suite uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the helper ships no types; TestHelper above types what the suite uses
 const helper = require('node-red-node-test-helper') as TestHelper;
 
 export interface TestHelper {
@@ -71,7 +71,7 @@ export function capturingRed(modules: NodeModule[]): NodeModule[] {
   return modules.map((mod) => (RED: NodeAPI) => {
     currentHttpNode = RED.httpNode as unknown as RequestHandler;
     // The helper's mock runtime leaves out RED.hooks; the real runtime's flows use this module's.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's util is plain JS, and needed only here
     (RED as unknown as { hooks?: unknown }).hooks ??= (require('@node-red/util') as { hooks: unknown }).hooks;
     mod(RED);
   });
@@ -84,7 +84,7 @@ export async function startServerWithNodeRoutes(options: { editorBodyParser?: bo
   if (options.editorBodyParser) {
     // What Node-RED 4.1 does with default settings: the editor's JSON parser (limit 5 MB) sees
     // every request before node routes.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for suites that put the editor's parser in front
     const bodyParser = require('body-parser') as typeof import('body-parser');
     beforeNodeRoutes.push(bodyParser.json({ limit: '5mb' }));
   }

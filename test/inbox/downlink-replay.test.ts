@@ -6,7 +6,7 @@ import type { TtsSimulator } from '../../src/sim';
 import { gateModule, gatesHold, resetGates } from '../helpers/gate-node';
 import { uid } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
-import { CONFIG, MODULES, downlinkFlow, startSimulator, useTestSettings } from '../downlink/node-kit';
+import { CONFIG, MODULES, downlinkFlow, startSimulator, useTestSettings } from '../helpers/downlink-flows';
 
 /**
  * webhook-in → gate → tts-downlink [→ gate]: an uplink answered with a downlink, replayed after a

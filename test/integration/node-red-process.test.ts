@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ttsFixture } from '../fixtures';
 import { uid } from '../helpers/flows';
-import { NodeRedProcess, PACKAGE_NAME, REPO_ROOT, packThisBuild } from '../helpers/node-red-process';
+import { NodeRedProcess, PACKAGE_NAME, REPO_ROOT, nodeRedMajor, packThisBuild } from '../helpers/node-red-process';
 
 const TOKEN = 'process-test-token-0123456789';
 const API_KEY = 'NNSXS.PROCESSTEST.APIKEYSECRET0123456789';
@@ -32,7 +32,7 @@ describe('in a real Node-RED process', function () {
   this.timeout(60_000);
 
   for (const layout of [
-    { label: "Node-RED 4.1's default settings (editor and node routes at /)", httpAdminRoot: '/', httpNodeRoot: '/' },
+    { label: `Node-RED ${nodeRedMajor()}'s default settings (editor and node routes at /)`, httpAdminRoot: '/', httpNodeRoot: '/' },
     { label: 'the editor on a sub-path (/admin) and node routes on /api', httpAdminRoot: '/admin', httpNodeRoot: '/api' },
   ]) {
     describe(layout.label, () => {
@@ -107,8 +107,8 @@ describe('in a real Node-RED process', function () {
     });
 
     it('registers every node listed in package.json with its editor, help and icon, and no warnings', async () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const declared = Object.keys(require(join(REPO_ROOT, 'package.json'))['node-red'].nodes as Record<string, string>);
+      const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+      const declared = Object.keys(manifest['node-red'].nodes);
       const sets = (await (await fetch(red.adminUrl('/nodes'), { headers: { accept: 'application/json' } })).json()) as Array<{ module: string; types: string[]; err?: string }>;
       const types = sets.filter((s) => s.module === PACKAGE_NAME).flatMap((s) => s.types);
       assert.deepEqual([...types].sort(), [...declared].sort());

@@ -7,11 +7,11 @@ import decodeModule = require('../../nodes/tts-uplink-decode/tts-uplink-decode')
 import monitorModule = require('../../nodes/tts-monitor/tts-monitor');
 import type { TtsSimulator } from '../../src/sim';
 import { eventLog, type LogEvent } from '../../src/monitor/event-log';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
+import { downlinkTargets } from '../../src/runtime';
 import { adminRoutesOf } from '../helpers/admin-routes';
 import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
-import { API_KEY, APP, CONFIG, MODULES, SECRETS, TOKEN, collector, downlinkNode, startSimulator, useTestSettings } from '../downlink/node-kit';
+import { API_KEY, APP, CONFIG, MODULES, SECRETS, TOKEN, collector, downlinkNode, startSimulator, useTestSettings } from '../helpers/downlink-flows';
 
 const WRONG_TOKEN = 'not-the-token-of-any-profile-123456';
 
@@ -150,7 +150,7 @@ describe('monitor: sidebar admin routes', function () {
       const none = await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=temperature_1&to=1000`);
       assert.deepEqual(none.points, []);
       const bad = await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=`, 400);
-      assert.match(bad.error, /field/);
+      assert.match(bad.error.message, /field/);
       await get(`/tts/monitor/stores/${storeId}/buckets/valve-01/chart?field=temperature_1&from=yesterday`, 400);
       await get(`/tts/monitor/stores/${storeId}/buckets/missing/rows`, 400);
     });

@@ -7,8 +7,8 @@ import bucketModule = require('../../nodes/tts-bucket/tts-bucket');
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import { catchNode, helperNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
-import { registerHolder } from '../../src/inbox/hold';
-import { MODULES, STORE_TARGETS, bucketNode, messages, runtimeSettings, storeNode, type StoreTarget } from '../store/flow-kit';
+import { registerHolder } from '../../src/runtime';
+import { MODULES, STORE_TARGETS, bucketNode, messages, runtimeSettings, storeNode, type StoreTarget } from '../helpers/store-flows';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
 

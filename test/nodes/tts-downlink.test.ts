@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { TtsSimulator } from '../../src/sim';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
+import { downlinkTargets, resetRuntime } from '../../src/runtime';
 import { PRIORITIES } from '../../src/tts/types';
 import {
   API_KEY,
@@ -17,7 +17,7 @@ import {
   startSimulator,
   useTestSettings,
   type DownlinkFlow,
-} from '../downlink/node-kit';
+} from '../helpers/downlink-flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, type TestNode } from '../helpers/runtime';
 import { adminRoutesOf } from '../helpers/admin-routes';
 
@@ -41,7 +41,7 @@ describe('tts-downlink against the TTS simulator', () => {
   afterEach(async () => {
     await unloadFlow();
     await sim.stop();
-    downlinkTargets.forget();
+    resetRuntime();
   });
 
   async function deploy(options: Parameters<typeof downlinkFlow>[1] = {}): Promise<DownlinkFlow & { node: TestNode }> {
@@ -466,8 +466,7 @@ describe('tts-downlink against the TTS simulator', () => {
 
   describe('edit dialog test tool', () => {
     it('encodes through the runtime engine and reports script errors with their line', async () => {
-      const d = await deploy();
-      void d;
+      await deploy();
       const ok = await nodeRedHelper().request().post('/tts/downlink/encode').send({ codec: 'script', script: PLUGIN_SCRIPT, payload: JSON.stringify(CONFIG), fPort: '1' }).expect(200);
       assert.equal(ok.body.frm_payload, 'AQoU');
       assert.equal(ok.body.hex, '010A14');

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { TtsSimulator } from '../../src/sim';
-import { profileRegistry } from '../../src/profile/profile-registry';
+import { profileRegistry } from '../../src/runtime';
 import { profileNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow, waitForCall } from '../helpers/runtime';
 import { adminRoutesOf } from '../helpers/admin-routes';

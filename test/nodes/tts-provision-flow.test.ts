@@ -4,7 +4,7 @@ import type { ProfileConfig } from '../../src/profile/profile-settings';
 import { ttsFixture } from '../fixtures';
 import { catchNode, helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
-import { MODULES, STORE_TARGETS, TOKEN, bucketNode, messages, post, provisionNode, type StoreTarget } from '../store/flow-kit';
+import { MODULES, STORE_TARGETS, TOKEN, bucketNode, messages, post, provisionNode, type StoreTarget } from '../helpers/store-flows';
 
 function uplinkBody(edit: (b: Record<string, any>) => void = () => undefined): Record<string, any> {
   const body = ttsFixture('uplink_message');

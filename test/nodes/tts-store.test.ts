@@ -7,7 +7,7 @@ import type { StoreState } from '../../src/store/store';
 import { catchNode, helperNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow } from '../helpers/runtime';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
-import { MODULES, bucketNode, messages, provisionNode, runtimeSettings, storeNode } from '../store/flow-kit';
+import { MODULES, bucketNode, messages, provisionNode, runtimeSettings, storeNode } from '../helpers/store-flows';
 import os from 'node:os';
 
 function stateOf(node: TtsStoreNode, status: StoreState['status']): Promise<void> {

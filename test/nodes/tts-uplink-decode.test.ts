@@ -49,10 +49,10 @@ async function deploy(overrides: Partial<TtsUplinkDecodeDef>) {
   const errors = helperNode();
   const caught = helperNode();
   const decode = decodeNode({ ...overrides, wires: [[ok.id], [errors.id]] });
-  const flow = [decode, ok, errors, caught, catchNode([[caught.id]], [decode.id as string])];
+  const flow = [decode, ok, errors, caught, catchNode([[caught.id]], [decode.id])];
   await loadFlow(modules, flow);
   const h = nodeRedHelper();
-  return { decode: h.getNode(decode.id as string), ok: h.getNode(ok.id), errors: h.getNode(errors.id), caught: h.getNode(caught.id), id: decode.id as string };
+  return { decode: h.getNode(decode.id), ok: h.getNode(ok.id), errors: h.getNode(errors.id), caught: h.getNode(caught.id), id: decode.id };
 }
 
 describe('tts-uplink-decode', () => {

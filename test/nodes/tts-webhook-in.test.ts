@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { MESSAGE_TYPES } from '../../src/tts/types';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
+import { downlinkTargets, resetRuntime } from '../../src/runtime';
 import { ttsFixture } from '../fixtures';
 import { helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nextMessage, waitForCall, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, type TestNode } from '../helpers/runtime';
@@ -41,7 +41,7 @@ for (const editorBodyParser of [false, true]) {
     });
     afterEach(async () => {
       await unloadFlow();
-      downlinkTargets.forget();
+      resetRuntime();
     });
 
     function farmFlow(extra: Record<string, unknown> = {}) {
@@ -249,7 +249,10 @@ for (const editorBodyParser of [false, true]) {
       it('non-JSON → 400', async () => {
         // With the editor's parser in front, malformed JSON never reaches the route: the parser
         // answers 400 itself. Either way the caller gets a 400 and no message is sent.
-        if (editorBodyParser) return void (await refusedByEditorParser());
+        if (editorBodyParser) {
+          await refusedByEditorParser();
+          return;
+        }
         const error = await expectRefused('{"end_device_ids": ', 400, 'invalid_json');
         assert.match(error.message, /not valid JSON/);
       });

@@ -213,7 +213,7 @@ for (const kind of BACKENDS) {
         // The same uplinks again (a replay): nothing new.
         for (let i = 0; i < 100; i++) writes.push(store.write({ bucket: `b-${i % 3}`, ts: T0 + i, fCnt: i, fPort: 1, data: { i, again: true } }));
         const outcomes = await Promise.all(writes);
-        assert.ok(outcomes.every((o) => o.queued === false));
+        assert.ok(outcomes.every((o) => !o.queued));
         const rows = await target.sql('SELECT count(*) AS n FROM tts_readings');
         assert.equal(Number(rows[0].n), 2500);
         const stats = await store.bucketStats('b-0');

@@ -66,7 +66,7 @@ describe('store write queue', () => {
       const outcomes = await Promise.all(
         Array.from({ length: 1500 }, (_, i) => store.write({ bucket: `b-${i % 7}`, ts: 1000 + i, fCnt: i, data: { i } })),
       );
-      assert.ok(outcomes.every((o) => o.queued === false));
+      assert.ok(outcomes.every((o) => !o.queued));
       assert.equal(store.queued, 0);
       let total = 0;
       for (let b = 0; b < 7; b++) {

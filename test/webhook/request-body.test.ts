@@ -8,7 +8,10 @@ function bodyServer(limit: number, timeoutMs: number): Promise<Server> {
   const server = createServer((req, res) => {
     readJsonBody(req, limit, timeoutMs).then(
       (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
-      (err: BodyError) => res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ code: err.code })),
+      (err: unknown) => {
+        const { status, code } = err as BodyError;
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ code }));
+      },
     );
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));

@@ -57,7 +57,7 @@ export function createBufferShim() {
   function hexToBytes(text: string): number[] {
     const out: number[] = [];
     for (let i = 0; i + 1 < text.length; i += 2) {
-      const v = parseInt(text.substr(i, 2), 16);
+      const v = parseInt(text.slice(i, i + 2), 16);
       if (Number.isNaN(v)) break; // Node stops at the first invalid pair
       out.push(v);
     }

@@ -135,7 +135,7 @@ export class TtsHttp {
         continue;
       }
 
-      const headers = flattenHeaders(response.headers as Record<string, unknown>);
+      const headers = flattenHeaders(response.headers);
       if (response.status >= 200 && response.status < 300) {
         return { status: response.status, data: response.data, headers, attempts: attempt };
       }

@@ -33,7 +33,7 @@ describe('errors: one base, one mapping', () => {
     assert.equal((plain as Error & { code?: string }).code, 'store_unavailable');
     assert.equal('input' in plain, false);
     assert.doesNotMatch(plain.stack ?? '', /secret/);
-    assert.doesNotThrow(() => structuredClone({ ...plain, message: plain.message }));
+    assert.doesNotThrow(() => structuredClone({ name: plain.name, message: plain.message, code: (plain as Error & { code?: string }).code, stack: plain.stack }));
     assert.equal(doneError('just text').message, 'just text');
   });
 });

@@ -13,9 +13,9 @@ import type { TtsBucketDef } from '../../nodes/tts-bucket/types';
 import type { TtsProvisionDef } from '../../nodes/tts-provision/types';
 import type { TtsStoreDef } from '../../nodes/tts-store/types';
 import { Client } from 'pg';
-import { uid } from '../helpers/flows';
-import { createTestDatabase } from '../helpers/postgres';
-import { nodeRedHelper, type TestNode } from '../helpers/runtime';
+import { uid } from './flows';
+import { createTestDatabase } from './postgres';
+import { nodeRedHelper, type TestNode } from './runtime';
 
 export const MODULES = [profileModule, webhookModule, storeModule, provisionModule, bucketModule];
 export const TOKEN = 'farm-token-0123456789abcdef';

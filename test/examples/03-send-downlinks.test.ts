@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const injectModule = require('@node-red/nodes/core/common/20-inject.js') as (RED: unknown) => void;
 import { TtsSimulator } from '../../src/sim';
-import { downlinkTargets } from '../../src/tts/downlink-targets';
+import { resetRuntime } from '../../src/runtime';
 import { webhookInNode, type FlowNode } from '../helpers/flows';
 import { REPO_ROOT } from '../helpers/node-red-process';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
-import { API_KEY, collector, MODULES, registryOf, TOKEN, useTestSettings } from './node-kit';
+import { API_KEY, collector, MODULES, registryOf, TOKEN, useTestSettings } from '../helpers/downlink-flows';
 
 describe('examples/3 · Send downlinks.json', () => {
   let sim: TtsSimulator;
@@ -25,7 +25,7 @@ describe('examples/3 · Send downlinks.json', () => {
     await sim.stop();
     await nodeRedHelper().stopServer();
     settings.cleanup();
-    downlinkTargets.forget();
+    resetRuntime();
   });
 
   it('sends what each inject describes and reports the outcomes', async () => {

@@ -12,8 +12,8 @@ import type { TtsDownlinkDef } from '../../nodes/tts-downlink/types';
 import type { TtsProfileDef } from '../../nodes/tts-profile/types';
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import { TtsSimulator, type SimulatorOptions } from '../../src/sim';
-import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from '../helpers/flows';
-import { nodeRedHelper, type TestNode } from '../helpers/runtime';
+import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from './flows';
+import { nodeRedHelper, type TestNode } from './runtime';
 
 export const MODULES = [profileModule, webhookModule, storeModule, provisionModule, downlinkModule];
 export const APP = 'farm-sensors';

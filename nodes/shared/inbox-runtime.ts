@@ -7,6 +7,7 @@ import { setting } from './settings';
 
 interface HookEvent {
   msg?: { _msgid?: unknown };
+  error?: unknown;
   destination?: { id: string; node?: Holder & { _expectedDoneCount?: number } };
   node?: { id: string; node?: Holder };
 }
@@ -49,6 +50,12 @@ export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
   void inbox.then(
     (box) => {
       const tracker = box.tracker;
+      // While flows stop, Node-RED drops a message sent to a node that is already stopped, and
+      // nothing says so: whatever is still moving then is kept to be fed again.
+      hooks.add(`onSend.${HOOK_SUFFIX}`, (events) => {
+        if (!tracker.stopping) return;
+        for (const e of events as unknown as HookEvent[]) tracker.hold(e.msg?._msgid);
+      });
       hooks.add(`preDeliver.${HOOK_SUFFIX}`, (e) => {
         if (e.destination?.node) tracker.delivered(e.msg?._msgid, e.destination.node);
       });
@@ -61,18 +68,24 @@ export function acquireInbox(RED: NodeAPI): Promise<Inbox> | undefined {
         if (node) tracker.returned(e.msg?._msgid, node, (node._expectedDoneCount ?? 1) > 0);
       });
       hooks.add(`onComplete.${HOOK_SUFFIX}`, (e) => {
-        if (e.node?.node) tracker.completed(e.msg?._msgid, e.node.node);
+        if (e.node?.node) tracker.completed(e.msg?._msgid, e.node.node, e.error !== undefined && e.error !== null);
       });
       const unregister = registerHolder({ hold: (msg, reason) => box.hold(msg, reason) });
       // After a partial deploy, what a restarted node held is lost in it: feed it again.
       const onStarted = (): void => {
+        tracker.stopping = false;
         box.replayOrphans((node) => RED.nodes.getNode(node.id) === (node as unknown as Node));
       };
+      const onStopping = (): void => {
+        tracker.stopping = true;
+      };
       RED.events.on('flows:started', onStarted);
+      RED.events.on('flows:stopping', onStopping);
       opened.release = () => {
         hooks.remove(`*.${HOOK_SUFFIX}`);
         unregister();
         RED.events.off('flows:started', onStarted);
+        RED.events.off('flows:stopping', onStopping);
       };
     },
     () => {

@@ -37,6 +37,12 @@ function take(map: Map<Holder, number>, node: Holder): boolean {
 
 export class CompletionTracker<T> {
   private readonly tracked = new Map<string, Tracked<T>>();
+  /**
+   * While flows are stopping, a node that ends a message with an error is usually failing it
+   * because it is being closed (an engine shut down, a store closing), not because of the
+   * message: such messages are kept to be fed again rather than finished.
+   */
+  stopping = false;
 
   /**
    * @param finished called once per message when the flow is done with it; `held` says whether
@@ -86,9 +92,10 @@ export class CompletionTracker<T> {
     if (!callsDone) this.completed(msgid, node);
   }
 
-  completed(msgid: unknown, node: Holder): void {
+  completed(msgid: unknown, node: Holder, failed = false): void {
     const t = typeof msgid === 'string' ? this.tracked.get(msgid) : undefined;
     if (!t || !take(t.active, node)) return;
+    if (failed && this.stopping) t.held = true;
     this.settle(msgid as string, t);
   }
 

@@ -25,33 +25,158 @@
   }
 
   /*
+   * What a codec script can name, and nothing more: the codec sandbox (src/codec/sandbox) gives
+   * ECMAScript's own globals (minus Promise, WebAssembly, WeakRef and FinalizationRegistry) plus
+   * the names below; the script is wrapped in a function of `module` and `exports`. Monaco is
+   * given exactly this (lib esnext, no DOM, no Node.js), so `Buffer` is known and `require`,
+   * `process`, `setTimeout` or `msg` are flagged, as they would fail at run time.
+   * test/resources/sandbox-globals.test.ts keeps this list equal to the sandbox's.
+   */
+  var SANDBOX_GLOBALS = [
+    'interface TtsConsole { log(...data: any[]): void; info(...data: any[]): void; debug(...data: any[]): void; warn(...data: any[]): void; error(...data: any[]): void; trace(...data: any[]): void; }',
+    '/** Messages logged here appear in the test tool and in the node\'s debug output. */',
+    'declare var console: TtsConsole;',
+    'type TtsEncoding = "utf8" | "utf-8" | "hex" | "base64" | "base64url" | "latin1" | "binary" | "ascii";',
+    'interface TtsBuffer extends Uint8Array {',
+    '  toString(encoding?: TtsEncoding, start?: number, end?: number): string;',
+    '  toJSON(): { type: "Buffer"; data: number[] };',
+    '  equals(other: ArrayLike<number>): boolean;',
+    '  slice(start?: number, end?: number): TtsBuffer;',
+    '  readUInt8(offset?: number): number; readInt8(offset?: number): number;',
+    '  readUInt16LE(offset?: number): number; readUInt16BE(offset?: number): number; readInt16LE(offset?: number): number; readInt16BE(offset?: number): number;',
+    '  readUInt32LE(offset?: number): number; readUInt32BE(offset?: number): number; readInt32LE(offset?: number): number; readInt32BE(offset?: number): number;',
+    '  readUint8(offset?: number): number; readUint16LE(offset?: number): number; readUint16BE(offset?: number): number; readUint32LE(offset?: number): number; readUint32BE(offset?: number): number;',
+    '  readUintLE(offset: number, byteLength: number): number; readUintBE(offset: number, byteLength: number): number; readBigUint64LE(offset?: number): bigint; readBigUint64BE(offset?: number): bigint;',
+    '  writeUint8(value: number, offset?: number): number; writeUint16LE(value: number, offset?: number): number; writeUint16BE(value: number, offset?: number): number; writeUint32LE(value: number, offset?: number): number; writeUint32BE(value: number, offset?: number): number;',
+    '  readUIntLE(offset: number, byteLength: number): number; readUIntBE(offset: number, byteLength: number): number; readIntLE(offset: number, byteLength: number): number; readIntBE(offset: number, byteLength: number): number;',
+    '  readFloatLE(offset?: number): number; readFloatBE(offset?: number): number; readDoubleLE(offset?: number): number; readDoubleBE(offset?: number): number;',
+    '  readBigUInt64LE(offset?: number): bigint; readBigUInt64BE(offset?: number): bigint; readBigInt64LE(offset?: number): bigint; readBigInt64BE(offset?: number): bigint;',
+    '  writeUInt8(value: number, offset?: number): number; writeInt8(value: number, offset?: number): number;',
+    '  writeUInt16LE(value: number, offset?: number): number; writeUInt16BE(value: number, offset?: number): number; writeInt16LE(value: number, offset?: number): number; writeInt16BE(value: number, offset?: number): number;',
+    '  writeUInt32LE(value: number, offset?: number): number; writeUInt32BE(value: number, offset?: number): number; writeInt32LE(value: number, offset?: number): number; writeInt32BE(value: number, offset?: number): number;',
+    '  writeFloatLE(value: number, offset?: number): number; writeFloatBE(value: number, offset?: number): number; writeDoubleLE(value: number, offset?: number): number; writeDoubleBE(value: number, offset?: number): number;',
+    '}',
+    '/** A subset of Node.js Buffer, built into the codec sandbox. */',
+    'declare var Buffer: {',
+    '  from(value: string, encoding?: TtsEncoding): TtsBuffer;',
+    '  from(value: ArrayLike<number> | ArrayBuffer | { type: "Buffer"; data: number[] }, byteOffset?: number, length?: number): TtsBuffer;',
+    '  alloc(size: number, fill?: number | string): TtsBuffer; allocUnsafe(size: number): TtsBuffer;',
+    '  isBuffer(value: any): boolean; isEncoding(encoding: any): boolean; byteLength(value: any, encoding?: TtsEncoding): number;',
+    '  concat(list: ArrayLike<number>[], totalLength?: number): TtsBuffer;',
+    '};',
+    'declare class TextEncoder { readonly encoding: string; encode(text?: string): Uint8Array; }',
+    'declare class TextDecoder { constructor(label?: string); readonly encoding: string; decode(bytes?: ArrayLike<number> | ArrayBuffer): string; }',
+    'declare var global: typeof globalThis;',
+    'declare var self: typeof globalThis;',
+    ''
+  ].join('\n');
+  var SANDBOX_LIB_URI = 'file://types/node-red-contrib-the-things-stack/codec-sandbox.d.ts';
+  // Node-RED ignores "Cannot find module" (2307) for the function node, which can load modules;
+  // a codec script cannot, and TypeScript reads `require('x')` in JavaScript as a module import
+  // (never as an unknown name), so while a codec editor is open the code counts again.
+  var CANNOT_FIND_MODULE = 2307;
+  var sandboxLib = { users: 0, handle: null, diagnostics: null };
+
+  /** Gives Monaco's JavaScript service the sandbox's globals; returns the release function. */
+  function useSandboxTypes() {
+    var ts = window.monaco && window.monaco.languages && window.monaco.languages.typescript;
+    if (!ts) return function () {};
+    var js = ts.javascriptDefaults;
+    // createEditor has just set lib to esnext + dom (no DOM in the sandbox either).
+    js.setCompilerOptions(Object.assign({}, js.getCompilerOptions(), { lib: ['esnext'] }));
+    if (sandboxLib.users++ === 0) {
+      sandboxLib.handle = js.addExtraLib(SANDBOX_GLOBALS, SANDBOX_LIB_URI);
+      sandboxLib.diagnostics = js.getDiagnosticsOptions();
+      var ignored = (sandboxLib.diagnostics.diagnosticCodesToIgnore || []).filter(function (code) { return code !== CANNOT_FIND_MODULE; });
+      js.setDiagnosticsOptions(Object.assign({}, sandboxLib.diagnostics, { diagnosticCodesToIgnore: ignored }));
+    }
+    var released = false;
+    return function () {
+      if (released) return;
+      released = true;
+      if (--sandboxLib.users === 0) {
+        if (sandboxLib.handle) sandboxLib.handle.dispose();
+        if (sandboxLib.diagnostics) js.setDiagnosticsOptions(sandboxLib.diagnostics);
+        sandboxLib.handle = null;
+        sandboxLib.diagnostics = null;
+      }
+    };
+  }
+
+  function createScriptEditor(holder, id, value) {
+    // Plain JavaScript: 'nrjavascript' would declare function-node globals (msg, node, flow…)
+    // that the codec sandbox does not have.
+    var editor = RED.editor.createEditor({ id: id, mode: 'ace/mode/javascript', value: value });
+    holder.releaseTypes = useSandboxTypes();
+    return editor;
+  }
+
+  function destroyScriptEditor(holder) {
+    var editor = holder.editor;
+    if (!editor) return;
+    delete holder.editor;
+    // Monaco: detach the model before Node-RED's destroy disposes it, so a render the editor
+    // already scheduled (a resize just before Done) never meets a disposed model.
+    var model = typeof editor.getModel === 'function' ? editor.getModel() : null;
+    if (model && typeof editor.setModel === 'function') editor.setModel(null);
+    editor.destroy();
+    if (model && typeof model.isDisposed === 'function' && !model.isDisposed()) model.dispose();
+    if (holder.releaseTypes) holder.releaseTypes();
+    delete holder.releaseTypes;
+  }
+
+  /**
+   * The full-width editor behind the expand button. Node-RED's editJavaScript would declare the
+   * function node's globals (msg, RED, setTimeout…): this one knows the sandbox's.
+   */
+  function openExpanded(node) {
+    var big = {};
+    RED.tray.show({
+      width: 'Infinity',
+      buttons: [
+        { id: 'node-dialog-cancel', text: RED._('common.label.cancel'), click: function () { RED.tray.close(); } },
+        {
+          id: 'node-dialog-ok',
+          text: RED._('common.label.done'),
+          class: 'primary',
+          click: function () {
+            if (node.editor && big.editor) node.editor.setValue(big.editor.getValue(), -1);
+            RED.tray.close();
+          }
+        }
+      ],
+      resize: function (dimensions) {
+        $('#tts-script-editor-expanded').css('height', Math.max(200, dimensions.height - 40) + 'px');
+        if (big.editor) big.editor.resize();
+      },
+      open: function (tray) {
+        var body = tray.find('.red-ui-tray-body');
+        $('<div class="form-row node-text-editor-row" style="padding: 12px 20px 0"><div class="node-text-editor" id="tts-script-editor-expanded" style="height: 400px"></div></div>').appendTo(body);
+        big.editor = createScriptEditor(big, 'tts-script-editor-expanded', node.editor.getValue());
+        var cursor = node.editor.getCursorPosition();
+        if (cursor) big.editor.gotoLine(cursor.row + 1, cursor.column, false);
+        big.editor.focus();
+      },
+      close: function () {
+        destroyScriptEditor(big);
+        if (node.editor) node.editor.focus();
+      }
+    });
+  }
+
+  /*
    * The Monaco script editor of the decode and downlink dialogs: the script lives in the hidden
    * input #node-input-script, syntax errors are counted into the validated hidden input
    * #node-input-noerr so the node shows as invalid before deploy.
    */
   var scriptEditor = {
+    sandboxGlobals: SANDBOX_GLOBALS,
     create: function (node, options) {
-      // Plain JavaScript: 'nrjavascript' would suggest function-node globals (msg, node, flow…)
-      // that the codec sandbox does not have.
-      node.editor = RED.editor.createEditor({
-        id: options.id || 'node-input-script-editor',
-        mode: 'ace/mode/javascript',
-        value: options.value
-      });
+      node.editor = createScriptEditor(node, options.id || 'node-input-script-editor', options.value);
       if (options.expandButton) {
         $(options.expandButton).on('click', function (e) {
           e.preventDefault();
-          RED.editor.editJavaScript({
-            value: node.editor.getValue(),
-            width: 'Infinity',
-            cursor: node.editor.getCursorPosition(),
-            mode: 'ace/mode/javascript',
-            complete: function (value, cursor) {
-              node.editor.setValue(value, -1);
-              if (cursor) node.editor.gotoLine(cursor.row + 1, cursor.column, false);
-              setTimeout(function () { node.editor.focus(); }, 250);
-            }
-          });
+          openExpanded(node);
         });
       }
       return node.editor;
@@ -68,15 +193,7 @@
       scriptEditor.cancel(node);
     },
     cancel: function (node) {
-      var editor = node.editor;
-      if (!editor) return;
-      delete node.editor;
-      // Monaco: detach the model before Node-RED's destroy disposes it, so a render the editor
-      // already scheduled (a resize just before Done) never meets a disposed model.
-      var model = typeof editor.getModel === 'function' ? editor.getModel() : null;
-      if (model && typeof editor.setModel === 'function') editor.setModel(null);
-      editor.destroy();
-      if (model && typeof model.isDisposed === 'function' && !model.isDisposed()) model.dispose();
+      destroyScriptEditor(node);
     },
     /** Gives the editor the dialog height the other (visible) rows leave. */
     resize: function (node, minHeight) {

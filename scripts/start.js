@@ -1,17 +1,18 @@
 #!/usr/bin/env node
-// `npm start`: Node-RED 4.1 on 127.0.0.1:1880 with this package and its example flows, fed by the
-// TTS simulator (webhooks in, downlink API on 127.0.0.1:1881). State lives in .node-red-demo/;
-// delete that folder to start from the examples again.
+// `npm start`: Node-RED 4.1 on 127.0.0.1:1880 with this package, Dashboard 2.0 and the example
+// flows, fed by the TTS simulator: one simulated application per webhook path, each with one
+// webhook (APIs on 127.0.0.1:1881 and up). State lives in .node-red-demo/ (TTS_DEMO_DIR); delete
+// that folder to start from the examples again.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 const { spawn } = require('child_process');
-const { exampleFlows, webhookPaths } = require('./demo-flows');
+const { exampleFlows, demoApplications } = require('./demo-flows');
 
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
-const userDir = path.join(root, '.node-red-demo');
+const userDir = path.resolve(process.env.TTS_DEMO_DIR || path.join(root, '.node-red-demo'));
 const port = Number(process.env.PORT || 1880);
 const simPort = Number(process.env.TTS_SIM_PORT || 1881);
 const credentialSecret = 'node-red-contrib-the-things-stack-demo';
@@ -25,10 +26,8 @@ function encryptCredentials(credentials) {
   return { $: iv.toString('hex') + body };
 }
 
-/** One simulator webhook per tts-webhook-in of the demo flows, as TTS allows several per application. */
-function webhookUrls() {
-  const flows = JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
-  return webhookPaths(flows).map((p) => `http://127.0.0.1:${port}${p}`);
+function readFlows() {
+  return JSON.parse(fs.readFileSync(path.join(userDir, 'flows.json'), 'utf8'));
 }
 
 function prepareUserDir() {
@@ -37,7 +36,8 @@ function prepareUserDir() {
   if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
   const flowFile = path.join(userDir, 'flows.json');
   if (!fs.existsSync(flowFile)) {
-    const flows = exampleFlows(root);
+    // The examples' profile points at the simulator's default port; follow TTS_SIM_PORT.
+    const flows = exampleFlows(root).map((n) => (n.type === 'tts-profile' && n.server === 'http://127.0.0.1:1881' ? { ...n, server: `http://127.0.0.1:${simPort}` } : n));
     fs.writeFileSync(flowFile, JSON.stringify(flows, null, 2));
     // The demo profile reads its token from the environment (${ENV} works in credentials).
     const creds = {};
@@ -51,7 +51,9 @@ function prepareUserDir() {
     uiPort: port,
     flowFile: 'flows.json',
     credentialSecret,
+    // A first open shows the flows: no welcome tour, no "enable update notifications?" prompt.
     editorTheme: { tours: false },
+    telemetry: { enabled: false },
   };
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 }
@@ -71,25 +73,39 @@ function main() {
   children.push(red);
   red.on('exit', (code) => stopAll(code ?? 0));
 
-  const simArgs = [
-    path.join(root, 'dist', 'src', 'sim', 'cli.js'),
-    ...webhookUrls().flatMap((url) => ['--webhook-url', url]),
-    '--token', token,
-    '--api-key', apiKey,
-    '--port', String(simPort),
-    '--devices', process.env.TTS_SIM_DEVICES || '5',
-    '--interval', process.env.TTS_SIM_INTERVAL || '15',
-    '--wait-for-webhook',
-  ];
-  const sim = spawn(process.execPath, simArgs, { env, stdio: 'inherit' });
-  children.push(sim);
-  sim.on('exit', (code) => {
-    if (code) console.error(`tts-sim exited with ${code}`);
-  });
+  const applications = demoApplications(readFlows(), simPort);
+  for (const app of applications) {
+    const simArgs = [
+      path.join(root, 'dist', 'src', 'sim', 'cli.js'),
+      '--webhook-url', `http://127.0.0.1:${port}${app.path}`,
+      '--app', app.applicationId,
+      '--device-prefix', app.devicePrefix,
+      '--token', token,
+      '--api-key', apiKey,
+      '--port', String(app.port),
+      '--devices', process.env.TTS_SIM_DEVICES || '5',
+      '--interval', process.env.TTS_SIM_INTERVAL || '15',
+      '--wait-for-webhook',
+      '--quiet',
+    ];
+    const sim = spawn(process.execPath, simArgs, { env, stdio: 'inherit' });
+    children.push(sim);
+    sim.on('exit', (code) => {
+      if (code) console.error(`tts-sim (${app.applicationId}) exited with ${code}`);
+    });
+  }
 
   process.on('SIGINT', () => stopAll(0));
   process.on('SIGTERM', () => stopAll(0));
-  console.log(`\nNode-RED editor: http://127.0.0.1:${port}/   (TTS simulator on 127.0.0.1:${simPort})\n`);
+  const lines = [
+    '',
+    `Node-RED editor: http://127.0.0.1:${port}/`,
+    `Dashboard:       http://127.0.0.1:${port}/dashboard`,
+    'TTS simulator (one application per webhook):',
+    ...applications.map((app) => `  ${app.applicationId} → ${app.path}  (API http://127.0.0.1:${app.port}, devices ${app.devicePrefix}-01…)`),
+    '',
+  ];
+  console.log(lines.join('\n'));
 }
 
 main();

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { parseOutcome } from './downlink-outcome';
 import { TtsSimulator, type SimulatorOptions } from './simulator';
+import { defaultDeviceSpecs } from './devices';
 
 const HELP = `tts-sim — a local stand-in for The Things Stack
 
@@ -19,6 +20,7 @@ Usage: tts-sim [options]
   --webhook-id ID       webhook ID (default node-red)
   --app ID              application ID (default sim-app)
   --devices N           number of simulated devices (default 3)
+  --device-prefix P     device IDs P-01, P-02… (default sim-device)
   --interval SECONDS    uplink period per device (default 10); 0 = no uplink traffic
   --join                send a join accept for every device first
   --wait-for-webhook    resend the first message every second until the receiver accepts it
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
       host: values.host,
       port: int(values.port, '--port', 1881),
       applicationId: values.app,
-      devices,
+      devices: values['device-prefix'] === undefined ? devices : defaultDeviceSpecs(devices, values['device-prefix']),
       apiKey: values['api-key'],
       downlinkApiKey: values['downlink-key'],
       downlinkOutcome: outcome,
@@ -176,6 +178,7 @@ function parseOptions() {
       'webhook-id': { type: 'string' },
       app: { type: 'string' },
       devices: { type: 'string' },
+      'device-prefix': { type: 'string' },
       interval: { type: 'string' },
       join: { type: 'boolean' },
       'wait-for-webhook': { type: 'boolean' },

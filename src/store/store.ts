@@ -59,7 +59,9 @@ export function checkBucketId(id: unknown): string {
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  if (proto === Object.prototype || proto === null) return true;
+  // An object literal of another realm: a Node-RED function node runs in its own vm context.
+  return Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]' && (proto as { constructor?: { name?: unknown } }).constructor?.name === 'Object';
 }
 
 /**

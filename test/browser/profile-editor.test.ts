@@ -8,6 +8,18 @@ const TAB = 'profile-tab';
 const PROFILE = 'profile-under-test';
 const HOOK = 'profile-hook';
 
+/** Shows one tab of the profile dialog (application, uplink, downlink, webhook). */
+async function showTab(page: Page, name: 'application' | 'uplink' | 'downlink' | 'webhook'): Promise<void> {
+  const panel = page.locator(`#node-config-tts-profile-tab-${name}`);
+  // RED.tabs reads a click within 400 ms of the previous click on any of its tabs as a double
+  // click, and does not switch; the click after that one is a plain click again. The switch
+  // itself happens in the click handler, so the panel is visible at once when it took.
+  for (let attempt = 0; attempt < 3 && !(await panel.isVisible()); attempt++) {
+    await page.click(`#node-config-tts-profile-tabs a[href="#node-config-tts-profile-tab-${name}"]`);
+  }
+  await panel.waitFor({ state: 'visible' });
+}
+
 describe('tts-profile edit dialog in a real browser', function () {
   this.timeout(90_000);
   let red: NodeRedProcess;
@@ -33,6 +45,11 @@ describe('tts-profile edit dialog in a real browser', function () {
 
   it('shows what to enter in the TTS console: URL of each webhook node, header and message types', async () => {
     await openConfigDialog(page, 'tts-profile', PROFILE);
+    // Arranged in tabs like the hosted plugin's profile page, the application first.
+    assert.deepEqual(await page.locator('#node-config-tts-profile-tabs .red-ui-tab-label').allInnerTexts(), ['Application', 'Uplink', 'Downlink', 'Webhook settings']);
+    assert.ok(await page.locator('#node-config-input-applicationId').isVisible());
+    assert.ok(!(await page.locator('#node-config-input-fPort').isVisible()));
+    await showTab(page, 'webhook');
     const urls = await page.locator('#node-config-webhook-urls li').allInnerTexts();
     assert.equal(urls.length, 1);
     assert.match(urls[0], new RegExp(`^http://127\\.0\\.0\\.1:${red.port}/tts \\(uses this profile by default\\)$`));
@@ -50,6 +67,7 @@ describe('tts-profile edit dialog in a real browser', function () {
       ['server', 'ftp://example.com', 'eu1.cloud.thethings.network'],
       ['fPort', '300', '10'],
     ] as const) {
+      await showTab(page, field === 'fPort' ? 'downlink' : 'application');
       const input = page.locator(`#node-config-input-${field}`);
       await input.fill(bad);
       await input.dispatchEvent('change');
@@ -60,10 +78,29 @@ describe('tts-profile edit dialog in a real browser', function () {
     }
   });
 
+  it('shows a failed webhook set-up as a failure, with the reason', async () => {
+    // The profile is not deployed with an API key: TTS cannot be reached for it.
+    await showTab(page, 'webhook');
+    await page.click('#node-config-webhook-setup');
+    const result = page.locator('#node-config-webhook-setup-result.tts-error');
+    await result.waitFor({ state: 'visible' });
+    assert.match((await result.innerText()).trim(), /^Failed: \S/);
+    assert.equal(await result.locator('.fa-exclamation-triangle').count(), 1);
+    const color = await result.evaluate((el) => getComputedStyle(el).color);
+    assert.notEqual(color, await page.locator('#node-config-webhook-settings').evaluate((el) => getComputedStyle(el).color), 'drawn unlike a tip');
+    // The browser reports the refused request (400) on its console: expected here, and only here.
+    const refused = problems.findIndex((p) => /Failed to load resource: the server responded with a status of 4\d\d/.test(p));
+    assert.ok(refused >= 0, problems.join('\n'));
+    problems.splice(refused, 1);
+    await showTab(page, 'application');
+  });
+
   it('generates a strong token, shows the exact header, and the deployed token is accepted but never stored in the flow file', async () => {
+    await showTab(page, 'application');
     await page.click('#node-config-generate-token');
     const token = await page.inputValue('#node-config-input-webhookToken');
     assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    await showTab(page, 'webhook');
     assert.equal(await page.locator('#node-config-webhook-header-value').innerText(), `Bearer ${token}`);
     await page.click('#node-config-dialog-ok');
     await page.waitForSelector('#node-config-dialog-edit-form', { state: 'detached' });
@@ -79,7 +116,7 @@ describe('tts-profile edit dialog in a real browser', function () {
     });
     assert.equal(res.status, 200);
     const flowFile = red.readUserFile('flows.json');
-    assert.ok(flowFile.includes('"fPort": "10"') || flowFile.includes('"fPort":"10"'), 'the dialog edits were saved');
+    assert.ok(flowFile.includes('"fPort": "10"') || flowFile.includes('"fPort":"10"'), `the dialog edits were saved: ${flowFile}`);
     assert.ok(!flowFile.includes(token), 'token not in flows.json');
     assert.ok(!red.logs.join('\n').includes(token), 'token not in the log');
     assert.deepEqual(problems, []);

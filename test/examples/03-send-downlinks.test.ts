@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../helpers/node-red-process';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
 import { API_KEY, collector, MODULES, registryOf, TOKEN, useTestSettings } from '../helpers/downlink-flows';
 
-describe('examples/03-send-downlinks.json', () => {
+describe('examples/3 · Send downlinks.json', () => {
   let sim: TtsSimulator;
   let settings: { cleanup(): void };
 
@@ -29,7 +29,7 @@ describe('examples/03-send-downlinks.json', () => {
   });
 
   it('sends what each inject describes and reports the outcomes', async () => {
-    const flow = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', '03-send-downlinks.json'), 'utf8')) as FlowNode[];
+    const flow = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', '3 · Send downlinks.json'), 'utf8')) as FlowNode[];
     for (const node of flow) {
       if (node.type === 'tts-profile') node.server = sim.url; // the example expects the simulator on :1881
       if (node.type === 'debug') Object.assign(node, { type: 'helper' });

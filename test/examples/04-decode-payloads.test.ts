@@ -6,8 +6,8 @@ import { REPO_ROOT } from '../helpers/node-red-process';
 
 interface FlowNode { id: string; type: string; wires?: string[][]; codec?: DecoderMode; script?: string; payload?: string; payloadType?: string; props?: Array<{ p: string; v?: string }> }
 
-describe('examples/04-decode-payloads.json', () => {
-  const flow = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', '04-decode-payloads.json'), 'utf8')) as FlowNode[];
+describe('examples/4 · Decode payloads.json', () => {
+  const flow = JSON.parse(readFileSync(join(REPO_ROOT, 'examples', '4 · Decode payloads.json'), 'utf8')) as FlowNode[];
   const byId = new Map(flow.map((n) => [n.id, n]));
 
   it('decodes what each inject sends with the decode node it is wired to', async () => {

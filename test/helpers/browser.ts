@@ -1,8 +1,9 @@
 // Real Chromium for editor tests: Debian's /usr/bin/chromium driven by playwright-core, launched
 // once per test run (lazily, by the first suite that asks) and closed at the end of the run.
 import fs from 'node:fs';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Download, type Page, type Response } from 'playwright-core';
-import type { NodeRedProcess } from './node-red-process';
+import { REPO_ROOT, type NodeRedProcess } from './node-red-process';
 import { onSuiteEnd } from '../setup';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -173,4 +174,22 @@ export function nextDownload(context: BrowserContext, opener: Page): Promise<Dow
 
 export async function downloadedText(download: Download): Promise<string> {
   return fs.readFileSync(await download.path(), 'utf8');
+}
+
+/**
+ * Where a screenshot for the README goes: docs/screenshots/ (committed) only when
+ * UPDATE_SCREENSHOTS=1, else to .tmp/screenshots/: an ordinary test run leaves the
+ * repository's files as they were.
+ */
+export function screenshotPath(name: string): string {
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? join(REPO_ROOT, 'docs', 'screenshots') : join(REPO_ROOT, '.tmp', 'screenshots');
+  fs.mkdirSync(dir, { recursive: true });
+  return join(dir, `${name}.png`);
+}
+
+/** A screenshot of the whole page at screenshotPath(name). */
+export async function saveScreenshot(page: Page, name: string): Promise<string> {
+  const file = screenshotPath(name);
+  await page.screenshot({ path: file });
+  return file;
 }

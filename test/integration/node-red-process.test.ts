@@ -117,8 +117,16 @@ describe('in a real Node-RED process', function () {
         assert.ok(editor.includes(`data-template-name="${type}"`), `${type} editor template`);
         assert.ok(editor.includes(`data-help-name="${type}"`), `${type} help`);
       }
-      const icon = await fetch(red.adminUrl(`/icons/${PACKAGE_NAME}/tts.svg`));
-      assert.equal(icon.status, 200);
+      // Each flow node has an icon of its own, served from the installed package.
+      const icons = new Map<string, string>();
+      for (const match of editor.matchAll(/registerType\('(tts-[a-z-]+)'(?:(?!registerType)[\s\S])*?icon: '([^']+)'/g)) icons.set(match[1], match[2]);
+      assert.deepEqual([...icons.keys()].sort(), declared.filter((t) => t !== 'tts-profile' && t !== 'tts-store').sort());
+      assert.equal(new Set(icons.values()).size, icons.size, `one icon per node type: ${JSON.stringify([...icons])}`);
+      for (const file of icons.values()) {
+        const icon = await fetch(red.adminUrl(`/icons/${PACKAGE_NAME}/${file}`));
+        assert.equal(icon.status, 200, file);
+        assert.match(await icon.text(), /^<svg /);
+      }
       const shared = await fetch(red.adminUrl(`/resources/${PACKAGE_NAME}/tts-editor.js`));
       assert.equal(shared.status, 200);
       assert.match(await shared.text(), /window\.TtsEditor = /);

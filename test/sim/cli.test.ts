@@ -38,7 +38,7 @@ describe('tts-sim CLI', function () {
   });
 
   it('refuses bad options with exit code 2', async function () {
-    for (const args of [['--devices', 'many'], ['--outcome', 'maybe'], ['--no-such-option'], ['--webhook-url', 'ftp://x'], ['--host', '0.0.0.0', '--port', '0']]) {
+    for (const args of [['--devices', 'many'], ['--outcome', 'maybe'], ['--no-such-option'], ['--webhook-url', 'ftp://x'], ['--host', '0.0.0.0', '--port', '0'], ['--device-prefix', 'Not_A_TTS_Id', '--port', '0']]) {
       const { output, exited } = run(args);
       assert.equal(await exited, 2, `${args.join(' ')}: ${output()}`);
       assert.match(output(), /^tts-sim: /);
@@ -48,12 +48,13 @@ describe('tts-sim CLI', function () {
   it('posts join accepts with the token, serves the API, and exits cleanly on SIGINT', async function () {
     const receiver = new WebhookReceiver();
     const url = await receiver.start();
-    const { child, output, exited } = run(['--webhook-url', `${url}/tts`, '--token', 'cli-token', '--devices', '2', '--interval', '0', '--port', '0', '--join', '--app', 'cli-app']);
+    const { child, output, exited } = run(['--webhook-url', `${url}/tts`, '--token', 'cli-token', '--devices', '2', '--interval', '0', '--port', '0', '--join', '--app', 'cli-app', '--device-prefix', 'cli-dev']);
     try {
       const listening = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
       const join = await receiver.next((r) => r.body.join_accept !== undefined);
       assert.equal(join.headers.authorization, 'Bearer cli-token');
       assert.equal(join.body.end_device_ids.application_ids.application_id, 'cli-app');
+      assert.match(join.body.end_device_ids.device_id, /^cli-dev-0[12]$/);
       const apiUrl = listening.replace('listening on ', '');
       const formats = await fetch(`${apiUrl}/api/v3/as/webhook-formats`);
       assert.equal(formats.status, 200);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import vm from 'node:vm';
 import { exportBucket } from '../../src/store/export';
 import { LATEST_VERSION } from '../../src/store/migrations';
 import type { TtsStore } from '../../src/store/store';
@@ -255,6 +256,13 @@ for (const kind of BACKENDS) {
         await store.write({ bucket: 'r', ts: T0, fCnt: 1, fPort: 2, data: { x: 1 }, radio });
         const page = await store.query({ bucket: 'r' });
         assert.deepEqual(page.rows[0], { ts: T0, fCnt: 1, fPort: 2, data: { x: 1 }, radio });
+      });
+
+      it('stores a reading built in another realm (a function node runs in its own vm context)', async () => {
+        const data = vm.runInNewContext('({ temperature: 21.5, nested: { v: 1 } })') as Record<string, unknown>;
+        await store.write({ bucket: 'realm', ts: T0, fCnt: 1, data });
+        assert.deepEqual((await store.query({ bucket: 'realm' })).rows[0].data, { temperature: 21.5, nested: { v: 1 } });
+        await assert.rejects(store.write({ bucket: 'realm', ts: T0 + 1, data: vm.runInNewContext('new Map()') as Record<string, unknown> }), /must be a JSON object/);
       });
 
       it('refuses bad readings and queries with clear errors', async () => {

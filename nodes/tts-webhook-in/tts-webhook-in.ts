@@ -7,12 +7,11 @@ import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { acquireInbox, releaseInbox } from '../shared/inbox-runtime';
 import { setting } from '../shared/settings';
-import { receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
+import { envelopeOf, receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
 import { DEFAULT_BODY_LIMIT, type WebhookRequest } from '../../src/webhook/request-body';
 import { routeMessage, type RoutingMode } from '../../src/webhook/output-routing';
 import { normaliseWebhookPath, validateWebhookPath, webhookRoutePattern } from '../../src/webhook/webhook-path';
 import { interceptPost, sendJson } from '../../src/webhook/request-interceptor';
-import { jsonLimitBroken } from '../../src/webhook/json-limits';
 import { parseApplicationUp, payloadOf, topicOf, type TtsEnvelope } from '../../src/tts/envelope';
 import { downlinkTargets, profileRegistry, ttsMessageBus, webhookInputs } from '../../src/runtime';
 import { RateLimitedReporter } from '../../src/util/rate-limited';
@@ -169,11 +168,8 @@ export = (RED: NodeAPI): void => {
       nodeId: this.id,
       serves: (applicationId) => profileRegistry.select(applicationId, config.profile) !== undefined,
       inject: async (body) => {
-        const value = JSON.parse(body) as unknown;
-        const broken = jsonLimitBroken(value);
-        if (broken) throw new Error(`not a TTS message: ${broken}`);
         const now = Date.now();
-        const envelope = parseApplicationUp(value, now);
+        const envelope = envelopeOf(JSON.parse(body) as unknown, now);
         envelope.replay = true;
         let seq: number | undefined;
         if (inboxReady) {

@@ -188,7 +188,7 @@ export class DurableLog {
         log.group.chunks.push(chunk);
         for (const key of entry.effects ?? []) log.group.chunks.push(Buffer.from(`E ${entry.seq} ${key}\n`));
       }
-      const copied = new Promise<void>((resolve, reject) => log.group.waiters.push({ resolve, reject }));
+      const copied = log.nextSync();
       log.startWriting();
       await copied;
     }
@@ -234,7 +234,7 @@ export class DurableLog {
     this.liveBytes += size;
     this.group.appended.push({ entry, chunk: this.group.chunks.length, bodyAt });
     this.group.chunks.push(chunk);
-    const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+    const synced = this.nextSync();
     this.startWriting();
     return synced.then(
       () => seq,
@@ -263,7 +263,7 @@ export class DurableLog {
     if (/\s/.test(key)) return Promise.reject(new Error('effect keys have no white space'));
     (entry.effects ??= new Set()).add(key);
     this.group.chunks.push(Buffer.from(`E ${seq} ${key}\n`));
-    const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+    const synced = this.nextSync();
     this.startWriting();
     return synced;
   }
@@ -303,13 +303,18 @@ export class DurableLog {
     this.finishTimer = undefined;
     if (this.group.chunks.length > 0) {
       // Finish records too are worth a sync on a clean stop: fewer replays after it.
-      const synced = new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
+      const synced = this.nextSync();
       this.startWriting();
       await synced.catch(() => undefined);
     }
     await this.drain();
     this.closed = true;
     for (const segment of this.segments) await segment.handle?.close();
+  }
+
+  /** Resolves once the group being collected is written and synced. */
+  private nextSync(): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.group.waiters.push({ resolve, reject }));
   }
 
   private forget(seq: number): boolean {

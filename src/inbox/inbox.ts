@@ -194,10 +194,8 @@ export class Inbox {
       const feed = node === undefined ? undefined : this.feeds.get(node);
       if (!feed) continue;
       if (this.replays.delete(seq)) feed.inFlight -= 1;
-      feed.queue.push(seq);
-      feed.queue.sort((a, b) => a - b);
+      this.requeue(node!, feed, [seq]);
       count += 1;
-      this.pump(node!, feed);
     }
     return count;
   }
@@ -230,6 +228,13 @@ export class Inbox {
     if (feed) this.pump(node!, feed);
   }
 
+  /** Puts stored messages back in the node's queue, keeping acceptance order, and feeds on. */
+  private requeue(node: string, feed: NodeFeed, seqs: number[]): void {
+    feed.queue.push(...seqs);
+    feed.queue.sort((a, b) => a - b);
+    this.pump(node, feed);
+  }
+
   private flushFinished(): void {
     this.finishScheduled = false;
     if (this.finishing.length === 0) return;
@@ -245,10 +250,9 @@ export class Inbox {
     feed.retryTimer = setTimeout(() => {
       feed.retryTimer = undefined;
       if (this.feeds.get(node) !== feed) return;
-      feed.queue.push(...feed.held);
+      const held = feed.held;
       feed.held = [];
-      feed.queue.sort((a, b) => a - b);
-      this.pump(node, feed);
+      this.requeue(node, feed, held);
     }, delay);
     feed.retryTimer.unref?.();
   }

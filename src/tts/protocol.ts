@@ -30,14 +30,7 @@ export const MESSAGE_TYPES = [
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
-export const DOWNLINK_EVENT_TYPES: readonly MessageType[] = [
-  'downlink_queued',
-  'downlink_sent',
-  'downlink_ack',
-  'downlink_nack',
-  'downlink_failed',
-  'downlink_queue_invalidated',
-];
+export const DOWNLINK_EVENT_TYPES: readonly MessageType[] = MESSAGE_TYPES.filter((t) => t.startsWith('downlink_'));
 
 /**
  * The per-type path suggested for each message type of a TTS webhook (appended to its base

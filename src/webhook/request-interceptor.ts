@@ -24,7 +24,8 @@ interface Table {
   unheard: Map<Socket, NodeJS.Timeout>;
   headersTimeout: number;
   onConnection: (socket: Socket) => void;
-  dispatchUpgrade?: (req: IncomingMessage) => void;
+  /** A WebSocket (the editor's comms) sends its headers as an upgrade, not a request. */
+  onUpgrade: (req: IncomingMessage) => void;
 }
 
 const tables = new WeakMap<Server, Table>();
@@ -46,6 +47,11 @@ export function interceptPost(server: Server, route: InterceptedRoute, options: 
   if (!table) {
     const original = server.listeners('request') as RequestListener[];
     const unheard = new Map<Socket, NodeJS.Timeout>();
+    const heard = (socket: Socket): void => {
+      const timer = unheard.get(socket);
+      if (timer) clearTimeout(timer);
+      unheard.delete(socket);
+    };
     const created: Table = {
       routes: new Set(),
       original,
@@ -64,12 +70,9 @@ export function interceptPost(server: Server, route: InterceptedRoute, options: 
           unheard.delete(socket);
         });
       },
+      onUpgrade: (req) => heard(req.socket),
       dispatch: (req, res) => {
-        const timer = unheard.get(req.socket);
-        if (timer) {
-          clearTimeout(timer);
-          unheard.delete(req.socket);
-        }
+        heard(req.socket);
         if (req.method === 'POST') {
           const pathname = pathnameOf(req.url);
           for (const r of created.routes) {
@@ -86,12 +89,7 @@ export function interceptPost(server: Server, route: InterceptedRoute, options: 
     server.removeAllListeners('request');
     server.on('request', table.dispatch);
     server.on('connection', table.onConnection);
-    // A WebSocket (the editor's comms) sends its headers as an upgrade, not a request.
-    server.on('upgrade', table.dispatchUpgrade = (req: IncomingMessage) => {
-      const timer = unheard.get(req.socket);
-      if (timer) clearTimeout(timer);
-      unheard.delete(req.socket);
-    });
+    server.on('upgrade', table.onUpgrade);
     tables.set(server, table);
   }
   const current = table;
@@ -104,7 +102,7 @@ export function interceptPost(server: Server, route: InterceptedRoute, options: 
     tables.delete(server);
     server.removeListener('request', current.dispatch);
     server.removeListener('connection', current.onConnection);
-    if (current.dispatchUpgrade) server.removeListener('upgrade', current.dispatchUpgrade);
+    server.removeListener('upgrade', current.onUpgrade);
     for (const timer of current.unheard.values()) clearTimeout(timer);
     for (const listener of current.original) server.on('request', listener);
   };

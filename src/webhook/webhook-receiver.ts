@@ -75,6 +75,24 @@ function matchesAnyProfile(presented: Buffer, profiles: ActiveProfile[]): boolea
 }
 
 /**
+ * A parsed body as a TTS envelope: shape limits first (nothing recursive has looked at it yet),
+ * then the message itself. Throws InvalidTtsMessage or JsonLimitError with the reason.
+ */
+export function envelopeOf(value: unknown, now: number): TtsEnvelope {
+  const broken = jsonLimitBroken(value);
+  if (broken) throw new JsonLimitError(broken);
+  return parseApplicationUp(value, now);
+}
+
+/** A body beyond the shape limits of json-limits.ts. */
+export class JsonLimitError extends Error {
+  constructor(reason: string) {
+    super(`not a TTS message: ${reason}`);
+    this.name = 'JsonLimitError';
+  }
+}
+
+/**
  * Authenticates, reads and validates one webhook request, and picks its profile. Order matters:
  * a token that belongs to no profile is refused before the body is read, so unauthenticated
  * callers cannot make us parse anything.
@@ -95,11 +113,10 @@ export async function receiveWebhook(req: WebhookRequest, options: ReceiverOptio
   try {
     const body = await readJsonBodyText(req, options.maxBodyBytes);
     text = body.text;
-    const broken = jsonLimitBroken(body.value);
-    if (broken) return reject(422, 'message_too_complex', `not a TTS message: ${broken}`);
-    envelope = parseApplicationUp(body.value, options.now);
+    envelope = envelopeOf(body.value, options.now ?? Date.now());
   } catch (err) {
     if (err instanceof BodyError) return reject(err.status, err.code, err.message);
+    if (err instanceof JsonLimitError) return reject(422, 'message_too_complex', err.message);
     if (err instanceof InvalidTtsMessage) return reject(422, 'invalid_message', `not a TTS message: ${err.message}`);
     throw err;
   }

@@ -156,7 +156,7 @@ describe('tts-webhook-in durable inbox', () => {
 
   describe('hostile bodies', () => {
     it('refuses deep nesting, huge arrays and huge strings with 422 saying why, even with a Catch node in the flow', async () => {
-      const { flow, creds, gate } = gateFlow();
+      const { flow, creds } = gateFlow();
       await load([...flow, catchNode([[]], null)], creds);
       // 10,000 levels (61 kB, under the body limit), written as text: JSON.stringify would overflow.
       const deep = JSON.stringify(uplink(1)).replace('"decoded_payload":{', `"decoded_payload":{${'"a":{'.repeat(10_000)}${'}'.repeat(10_000)},`);
@@ -177,7 +177,6 @@ describe('tts-webhook-in durable inbox', () => {
       await gateHolds(1);
       assert.equal(gated[0].msg.tts?.f_cnt, 4);
       gated[0].done();
-      void gate;
     });
 
     it('answers slow bodies 408 in time while ordinary uplinks keep flowing', async () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, replaceScript } from '../helpers/browser';
+import { openEditDialog, openEditorSession, replaceScript, waitForErrorMarkers } from '../helpers/browser';
 
 const TAB = 'downlink-tab';
 const DOWNLINK = 'downlink-node-under-test';
@@ -90,6 +90,7 @@ describe('tts-downlink edit dialog in a real browser', function () {
 
   it('saves codec and script with Done', async () => {
     await page.selectOption('#node-input-codec', 'script');
+    await waitForErrorMarkers(page, DOWNLINK, 0);
     await page.click('#node-dialog-ok');
     await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
     const saved = await nodeState(page);

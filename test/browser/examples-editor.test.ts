@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
-import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, saveScreenshot, waitForTraysAtRest } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, saveScreenshot, waitForErrorMarkers, waitForTraysAtRest } from '../helpers/browser';
 
 // Every node of every example, opened in the editor and closed with Done, stays valid; the
 // script editors flag what the codec sandbox lacks and nothing it has.
@@ -51,14 +51,6 @@ function scriptDiagnostics(page: Page, nodeId: string): Promise<string[]> {
     return all
       .filter((d) => d.category === 1 && !ignored.includes(d.code))
       .map((d) => (typeof d.messageText === 'string' ? d.messageText : d.messageText.messageText));
-  }, nodeId);
-}
-
-/** Error markers Monaco shows in the open dialog's script editor (what Done counts). */
-function errorMarkers(page: Page, nodeId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
-    return red.nodes.node(id).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length;
   }, nodeId);
 }
 
@@ -122,7 +114,7 @@ describe('every example node in a real editor', function () {
       if (node.id === 'tts-example-decode-script') await saveScreenshot(page, 'editor-decode-dialog');
       if (hasScript) {
         assert.deepEqual(await scriptDiagnostics(page, node.id), [], `${node.type} ${node.id}: script diagnostics`);
-        assert.equal(await errorMarkers(page, node.id), 0, `${node.type} ${node.id}: error markers`);
+        await waitForErrorMarkers(page, node.id, 0);
       }
       await pressDone(page, config);
       const state = await nodeState(page, node.id);
@@ -143,13 +135,7 @@ describe('every example node in a real editor', function () {
     const expected = ['fs', 'setTimeout', 'process', 'msg'];
     const flagged = (await scriptDiagnostics(page, GLOBALS_NODE)).map((text) => /^Cannot find (?:name|module) '(\w+)'/.exec(text)?.[1] ?? text);
     assert.deepEqual(flagged.sort(), [...expected].sort());
-    await page.waitForFunction(
-      ([id, count]) => {
-        const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
-        return red.nodes.node(id as string).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length === count;
-      },
-      [GLOBALS_NODE, expected.length] as const,
-    );
+    await waitForErrorMarkers(page, GLOBALS_NODE, expected.length);
     await pressDone(page, false);
     const state = await nodeState(page, GLOBALS_NODE);
     assert.equal(state.noerr, expected.length);

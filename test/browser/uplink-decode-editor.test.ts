@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, replaceScript } from '../helpers/browser';
+import { openEditDialog, openEditorSession, replaceScript, waitForErrorMarkers } from '../helpers/browser';
 
 const TAB = 'codec-tab';
 const DECODE = 'codec-decode-node';
@@ -89,6 +89,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
   });
 
   it('saves the script into the node when the dialog is closed with Done', async () => {
+    await waitForErrorMarkers(page, DECODE, 0);
     await page.click('#node-dialog-ok');
     await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
     const saved = await page.evaluate((id) => (window as unknown as { RED: { nodes: { node(id: string): { script: string; noerr: number } } } }).RED.nodes.node(id), DECODE);
@@ -100,11 +101,7 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
   it('flags a syntax error before deploy: the node is marked invalid', async () => {
     await openEditDialog(page, DECODE);
     await replaceScript(page, 'function decodeUplink(input) {\n  return { data: { a: 1 } ;\n}');
-    // Monaco reports markers asynchronously: wait until the editor knows about the error.
-    await page.waitForFunction((id) => {
-      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
-      return red.nodes.node(id).editor.getSession().getAnnotations().some((a) => a.type === 'error');
-    }, DECODE);
+    await waitForErrorMarkers(page, DECODE, 'some');
     await page.click('#node-dialog-ok');
     await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
     const saved = await page.evaluate((id) => {

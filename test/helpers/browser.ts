@@ -133,6 +133,22 @@ export async function openConfigDialog(page: Page, type: string, id: string): Pr
 }
 
 /** Replaces the text of the open dialog's script editor (#node-input-script-editor) by typing it. */
+/**
+ * Waits until the error markers Monaco shows in the open dialog's script editor (what Done
+ * counts into noerr) number `count`, or at least one when `count` is 'some'. Monaco checks the
+ * text in a worker, so right after typing the markers still describe a half-typed script.
+ */
+export async function waitForErrorMarkers(page: Page, nodeId: string, count: number | 'some'): Promise<void> {
+  await page.waitForFunction(
+    ([id, want]) => {
+      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
+      const errors = red.nodes.node(id as string).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length;
+      return want === 'some' ? errors > 0 : errors === want;
+    },
+    [nodeId, count] as const,
+  );
+}
+
 export async function replaceScript(page: Page, text: string): Promise<void> {
   const editor = page.locator('#node-input-script-editor .monaco-editor');
   await editor.waitFor({ state: 'visible' });

@@ -6,7 +6,9 @@ import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
  * `done(err)`. Nothing it holds finishes by itself, which is what durability tests need.
  */
 export interface GatedMessage {
-  msg: NodeMessageInFlow & { payload?: unknown; tts?: { replay?: boolean; received_at?: string; f_cnt?: number } };
+  /** The id of the gate that holds it. */
+  node: string;
+  msg: NodeMessageInFlow & { payload?: unknown; tts?: { type?: string; replay?: boolean; received_at?: string; f_cnt?: number } };
   done(err?: Error): void;
   pass(): void;
 }
@@ -19,6 +21,7 @@ export function gateModule(RED: NodeAPI): void {
     RED.nodes.createNode(this, config as never);
     const onInput = (msg: NodeMessageInFlow, send: (m: unknown) => void, done: (err?: Error) => void): void => {
       gated.push({
+        node: config.id,
         msg,
         done,
         pass: () => {
@@ -38,6 +41,21 @@ export function gatesHold(count: number): Promise<GatedMessage[]> {
   return new Promise((resolve) => {
     const check = (): void => {
       if (gated.length >= count) resolve(gated.slice(0, count));
+      else waiting.push(check);
+    };
+    check();
+  });
+}
+
+/**
+ * Resolves with the first held message (since the last reset) that `matches`: for flows where
+ * other messages reach the gates too (TTS's downlink events, say) at times of their own.
+ */
+export function gateHolding(matches: (held: GatedMessage) => boolean): Promise<GatedMessage> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      const found = gated.find(matches);
+      if (found) resolve(found);
       else waiting.push(check);
     };
     check();

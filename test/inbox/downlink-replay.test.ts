@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TtsSimulator } from '../../src/sim';
-import { gateModule, gatesHold, resetGates } from '../helpers/gate-node';
+import { gateHolding, gateModule, resetGates, type GatedMessage } from '../helpers/gate-node';
 import { uid } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 import { CONFIG, MODULES, downlinkFlow, startSimulator, useTestSettings } from '../helpers/downlink-flows';
@@ -47,8 +47,12 @@ describe('replays never send a downlink twice', () => {
       downlink.wires = [[behind.id], []];
       nodes.push(behind);
     }
-    return { nodes, creds: f.creds, downlink: f.downlink.id };
+    return { nodes, creds: f.creds, downlink: f.downlink.id, before: before.id, behind: nodes.at(-1)!.id };
   }
+
+  // The simulator posts downlink events (downlink_queued …) back through the same webhook, at
+  // times of their own: the tests pick the uplink out.
+  const uplinkAt = (gate: string) => (held: GatedMessage): boolean => held.node === gate && held.msg.tts?.type === 'uplink_message';
 
   const answer = (g: { msg: { payload?: unknown }; pass(): void }): void => {
     g.msg.payload = CONFIG;
@@ -56,16 +60,16 @@ describe('replays never send a downlink twice', () => {
   };
 
   it('does not send again when the downlink went out before the restart', async () => {
-    const { nodes, creds, downlink } = flow(true);
+    const { nodes, creds, downlink, before, behind } = flow(true);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    answer((await gatesHold(1))[0]);
-    await gatesHold(2); // the downlink node passed it on: it was sent
+    answer(await gateHolding(uplinkAt(before)));
+    await gateHolding(uplinkAt(behind)); // the downlink node passed it on: it was sent
     assert.equal(sim.receivedDownlinks.length, 1);
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const [replayed] = await gatesHold(1);
+    const replayed = await gateHolding(uplinkAt(before));
     assert.equal(replayed.msg.tts?.replay, true);
     answer(replayed);
     await waitForCall(nodeRedHelper().getNode(downlink), 'status', (args) => (args[0] as { text?: string }).text === 'tts-downlink.status.replay-skipped');
@@ -73,18 +77,19 @@ describe('replays never send a downlink twice', () => {
   });
 
   it('sends it once when the restart came before the downlink went out', async () => {
-    const { nodes, creds } = flow(false);
+    const { nodes, creds, before } = flow(false);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    await gatesHold(1);
+    await gateHolding(uplinkAt(before));
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const [replayed] = await gatesHold(1);
+    const replayed = await gateHolding(uplinkAt(before));
     assert.equal(replayed.msg.tts?.replay, true);
     const sent = new Promise((resolve) => sim.once('downlink-request', resolve));
     answer(replayed);
     await sent;
     assert.equal(sim.receivedDownlinks.length, 1);
   });
+});
 });

@@ -92,4 +92,3 @@ describe('replays never send a downlink twice', () => {
     assert.equal(sim.receivedDownlinks.length, 1);
   });
 });
-});

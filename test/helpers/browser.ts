@@ -152,10 +152,21 @@ export async function waitForErrorMarkers(page: Page, nodeId: string, count: num
 export async function replaceScript(page: Page, text: string): Promise<void> {
   const editor = page.locator('#node-input-script-editor .monaco-editor');
   await editor.waitFor({ state: 'visible' });
+  // A suggestion list that opens while typing (when depends on the machine's speed) would take
+  // the next Enter: the typed script must not depend on it.
+  await page.evaluate(() => {
+    const monaco = (window as unknown as { monaco: { editor: { getEditors(): Array<{ updateOptions(o: object): void }> } } }).monaco;
+    for (const e of monaco.editor.getEditors()) e.updateOptions({ acceptSuggestionOnEnter: 'off', quickSuggestions: false, suggestOnTriggerCharacters: false });
+  });
   await editor.click();
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
   await typeIntoMonaco(page, text);
+  const typed = await page.evaluate(() => {
+    const monaco = (window as unknown as { monaco: { editor: { getEditors(): Array<{ hasTextFocus(): boolean; getValue(): string }> } } }).monaco;
+    return monaco.editor.getEditors().find((e) => e.hasTextFocus())?.getValue();
+  });
+  if (typed !== text) throw new Error(`Monaco holds other text than was typed:\n${String(typed)}\n--- expected ---\n${text}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { MESSAGE_TYPES } from '../../src/tts/types';
 import { downlinkTargets } from '../../src/runtime';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nextMessage, waitForCall, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, type TestNode } from '../helpers/runtime';
 

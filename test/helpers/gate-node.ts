@@ -6,9 +6,7 @@ import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
  * `done(err)`. Nothing it holds finishes by itself, which is what durability tests need.
  */
 export interface GatedMessage {
-  /** The id of the gate that holds it. */
-  node: string;
-  msg: NodeMessageInFlow & { payload?: unknown; tts?: { type?: string; replay?: boolean; received_at?: string; f_cnt?: number } };
+  msg: NodeMessageInFlow & { payload?: unknown; downlink?: unknown; tts?: { type?: string; replay?: boolean; received_at?: string; f_cnt?: number } };
   done(err?: Error): void;
   pass(): void;
 }
@@ -21,7 +19,6 @@ export function gateModule(RED: NodeAPI): void {
     RED.nodes.createNode(this, config as never);
     const onInput = (msg: NodeMessageInFlow, send: (m: unknown) => void, done: (err?: Error) => void): void => {
       gated.push({
-        node: config.id,
         msg,
         done,
         pass: () => {
@@ -36,26 +33,12 @@ export function gateModule(RED: NodeAPI): void {
   RED.nodes.registerType('test-gate', Gate as never);
 }
 
-/** Resolves once gates hold `count` messages in all (since the last reset). */
-export function gatesHold(count: number): Promise<GatedMessage[]> {
+/** Resolves once gates hold `count` messages in all (since the last reset), of those `match` takes. */
+export function gatesHold(count: number, match: (g: GatedMessage) => boolean = () => true): Promise<GatedMessage[]> {
   return new Promise((resolve) => {
     const check = (): void => {
-      if (gated.length >= count) resolve(gated.slice(0, count));
-      else waiting.push(check);
-    };
-    check();
-  });
-}
-
-/**
- * Resolves with the first held message (since the last reset) that `matches`: for flows where
- * other messages reach the gates too (TTS's downlink events, say) at times of their own.
- */
-export function gateHolding(matches: (held: GatedMessage) => boolean): Promise<GatedMessage> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      const found = gated.find(matches);
-      if (found) resolve(found);
+      const held = gated.filter(match);
+      if (held.length >= count) resolve(held.slice(0, count));
       else waiting.push(check);
     };
     check();

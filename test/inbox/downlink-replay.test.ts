@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TtsSimulator } from '../../src/sim';
-import { gateHolding, gateModule, resetGates, type GatedMessage } from '../helpers/gate-node';
+import { gateModule, gatesHold, resetGates, type GatedMessage } from '../helpers/gate-node';
 import { uid } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 import { CONFIG, MODULES, downlinkFlow, startSimulator, useTestSettings } from '../helpers/downlink-flows';
@@ -47,12 +47,13 @@ describe('replays never send a downlink twice', () => {
       downlink.wires = [[behind.id], []];
       nodes.push(behind);
     }
-    return { nodes, creds: f.creds, downlink: f.downlink.id, before: before.id, behind: nodes.at(-1)!.id };
+    return { nodes, creds: f.creds, downlink: f.downlink.id };
   }
 
-  // The simulator posts downlink events (downlink_queued …) back through the same webhook, at
-  // times of their own: the tests pick the uplink out.
-  const uplinkAt = (gate: string) => (held: GatedMessage): boolean => held.node === gate && held.msg.tts?.type === 'uplink_message';
+  // The simulator answers a downlink with events that webhook-in feeds into the same gate, at
+  // times of its own: the tests pick the uplink, and the downlink node's output, among them.
+  const uplink = (g: GatedMessage): boolean => g.msg.tts?.type === 'uplink_message';
+  const sentOn = (g: GatedMessage): boolean => g.msg.downlink !== undefined;
 
   const answer = (g: { msg: { payload?: unknown }; pass(): void }): void => {
     g.msg.payload = CONFIG;
@@ -60,16 +61,16 @@ describe('replays never send a downlink twice', () => {
   };
 
   it('does not send again when the downlink went out before the restart', async () => {
-    const { nodes, creds, downlink, before, behind } = flow(true);
+    const { nodes, creds, downlink } = flow(true);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    answer(await gateHolding(uplinkAt(before)));
-    await gateHolding(uplinkAt(behind)); // the downlink node passed it on: it was sent
+    answer((await gatesHold(1, uplink))[0]);
+    await gatesHold(1, sentOn); // the downlink node passed it on: it was sent
     assert.equal(sim.receivedDownlinks.length, 1);
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const replayed = await gateHolding(uplinkAt(before));
+    const [replayed] = await gatesHold(1, uplink);
     assert.equal(replayed.msg.tts?.replay, true);
     answer(replayed);
     await waitForCall(nodeRedHelper().getNode(downlink), 'status', (args) => (args[0] as { text?: string }).text === 'tts-downlink.status.replay-skipped');
@@ -77,14 +78,14 @@ describe('replays never send a downlink twice', () => {
   });
 
   it('sends it once when the restart came before the downlink went out', async () => {
-    const { nodes, creds, before } = flow(false);
+    const { nodes, creds } = flow(false);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    await gateHolding(uplinkAt(before));
+    await gatesHold(1, uplink);
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const replayed = await gateHolding(uplinkAt(before));
+    const [replayed] = await gatesHold(1, uplink);
     assert.equal(replayed.msg.tts?.replay, true);
     const sent = new Promise((resolve) => sim.once('downlink-request', resolve));
     answer(replayed);

@@ -6,7 +6,7 @@
 // input to a fresh thread. The decode work itself leaves the event loop too.
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import type { CodecError } from '../types';
+import type { CodecError } from './results';
 import type { Operation, OperationResult, SandboxOptions } from './sandbox';
 
 export type ThreadRequest =

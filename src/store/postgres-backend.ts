@@ -436,11 +436,15 @@ function updateStatesQuery(changes: DeviceChange[], now: number): { name: string
 async function writeDevices(c: PoolClient, writes: readonly DeviceWrite[]): Promise<WriteBatchResult> {
   const created = new Set<string>();
   const alias = new Map<string, string>();
-  for (const w of writes) {
-    if (!w.create || created.has(w.id) || alias.has(w.id)) continue;
-    const other = await insertDevice(c, w.create);
-    if (other === undefined) created.add(w.id);
-    else if (other !== w.id) alias.set(w.id, other);
+  // New devices in id order, like the row locks after them: two instances creating the same
+  // devices wait for each other instead of deadlocking (the insert locks the new key, the bucket
+  // upsert the bucket row).
+  const creations = new Map<string, NewDevice>();
+  for (const w of writes) if (w.create && !creations.has(w.id)) creations.set(w.id, w.create);
+  for (const id of [...creations.keys()].sort()) {
+    const other = await insertDevice(c, creations.get(id)!);
+    if (other === undefined) created.add(id);
+    else if (other !== id) alias.set(id, other);
   }
   const ids = lockOrder(writes, alias);
   const r = await c.query<DeviceStateRow>(

@@ -17,7 +17,7 @@ import { SqliteBackend } from '../src/store/sqlite-backend';
 import { TtsStore } from '../src/store/store';
 import { parseApplicationUp } from '../src/tts/envelope';
 import type { TtsEnvelope } from '../src/tts/envelope-types';
-import { ttsFixture } from '../test/fixtures';
+import { ttsFixture } from '../test/helpers/tts-fixtures';
 
 const T0 = Date.UTC(2025, 0, 1);
 const profile = parseProfileConfig('p', { applicationId: 'farm-sensors' }).settings;

@@ -1,6 +1,6 @@
 import type { Node } from 'node-red';
 import { Inbox, type InboxLimits } from '../../src/inbox/inbox';
-import { registerHolder } from '../../src/runtime';
+import { registerHolder, registerRuntimeState } from '../../src/runtime';
 import type { Holder } from '../../src/inbox/completion-tracker';
 import type { NodeAPI } from './red-types';
 import { setting } from './settings';
@@ -28,6 +28,11 @@ function inboxSetting(RED: NodeAPI): { enabled: false } | { enabled: true; direc
 
 let shared: { inbox: Promise<Inbox>; users: number; release: () => void } | undefined;
 let closing: Promise<void> = Promise.resolve();
+// Forgets the inbox of flows that are gone (their nodes released it on close); a close still
+// under way is still waited for before the next open.
+registerRuntimeState('shared inbox', () => {
+  shared = undefined;
+});
 
 /**
  * The instance's inbox, opened by the first tts-webhook-in node that starts and closed when the

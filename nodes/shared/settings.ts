@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { NodeAPI } from './red-types';
 import { DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from '../../src/codec/create-codec';
 import type { RetryPolicy } from '../../src/tts/api/retry';
+import { registerRuntimeState } from '../../src/runtime';
 
 /** Where and how much the durable inbox keeps (settings.js `ttsInbox`). */
 export interface InboxSettings {
@@ -181,6 +182,7 @@ function lookupIn(RED: NodeAPI): Lookup {
 }
 
 const warned = new Set<string>();
+registerRuntimeState('settings warnings', () => warned.clear());
 
 /** One setting, read when a node starts (tests change settings between flows). */
 export function setting<K extends TtsSettingName>(RED: NodeAPI, name: K): TtsSettings[K] {

@@ -3,14 +3,15 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { Node, NodeMessage } from 'node-red';
 import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types';
-import { sendError } from '../shared/errors';
+import { reportFailure, sendError } from '../shared/errors';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { parseTime } from '../../src/bucket/bucket-input';
-import { BucketInputError, BucketService, type BucketMessage } from '../../src/bucket/bucket-service';
+import { BucketService, type BucketMessage } from '../../src/bucket/bucket-service';
 import { exportBucket, isExportFormat } from '../../src/store/export';
-import { StoreDataError, StoreInputError, describeError } from '../../src/store/errors';
+import { asStoreError, StoreInputError } from '../../src/store/errors';
+import { NOT_FOUND, TtsError } from '../../src/util/errors';
 import type { StoreState } from '../../src/store/store';
 import type { TtsStoreNode } from '../tts-store/types';
 import type { TtsBucketDef } from './types';
@@ -62,9 +63,7 @@ export = (RED: NodeAPI): void => {
         }
       } catch (err) {
         if (handBack.tryHold(msg, err)) return;
-        if (err instanceof BucketInputError) throw new Error(RED._(`tts-bucket.errors.${err.reason}`));
-        if (!(err instanceof StoreInputError) && !(err instanceof StoreDataError)) status.error(RED._('tts-bucket.status.failed'));
-        throw new Error(describeError(err));
+        throw reportFailure(RED, 'tts-bucket', status, err);
       }
       send(msg);
     });
@@ -80,7 +79,7 @@ export = (RED: NodeAPI): void => {
   const storeOf = (req: Request, res: Response): TtsStoreNode | undefined => {
     const node = RED.nodes.getNode(String(req.params.store)) as (TtsStoreNode & { type?: string }) | null;
     if (!node || node.type !== 'tts-store' || !node.store) {
-      sendError(res, 404, 'not_deployed', 'no deployed tts-store with this id');
+      sendError(res, new TtsError('no deployed tts-store with this id', NOT_FOUND('not_deployed')));
       return undefined;
     }
     return node;
@@ -92,7 +91,7 @@ export = (RED: NodeAPI): void => {
     if (!node) return;
     node.store!.listBuckets().then(
       (buckets) => res.json({ buckets }),
-      (err: unknown) => sendError(res, 503, 'store_unavailable', describeError(err)),
+      (err: unknown) => sendError(res, asStoreError(err)),
     );
   });
 
@@ -117,7 +116,7 @@ export = (RED: NodeAPI): void => {
       .getBucket(bucket)
       .then(async (found) => {
         if (!found) {
-          sendError(res, 404, 'not_found', `bucket "${bucket}" does not exist`);
+          sendError(res, new TtsError(`bucket "${bucket}" does not exist`, NOT_FOUND('not_found')));
           return;
         }
         const safeName = bucket.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -131,7 +130,7 @@ export = (RED: NodeAPI): void => {
         await pipeline(Readable.from(exportBucket(store, bucket, format, range)), res);
       })
       .catch((err: unknown) => {
-        if (!res.headersSent) sendError(res, 503, 'store_unavailable', describeError(err));
+        if (!res.headersSent) sendError(res, asStoreError(err));
         else res.destroy(); // a truncated download must not look complete
       });
   });

@@ -3,7 +3,7 @@ import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types
 import { onClose, onInput } from '../shared/input';
 import { currentInbox } from '../shared/inbox-runtime';
 import { StatusReporter } from '../shared/status';
-import { sendError } from '../shared/errors';
+import { reportFailure, sendError } from '../shared/errors';
 import {
   DownlinkEncoder,
   DownlinkLifecycleTracker,
@@ -18,7 +18,7 @@ import { downlinkTargets, profileRegistry, ttsMessageBus } from '../../src/runti
 import { logDownlinkOutcome, logDownlinkRefused, logDownlinkRequested } from '../../src/monitor/log-entries';
 import type { DownlinkChange } from '../../src/registry/registry';
 import { editorSettings, positiveNumber, scriptTimeoutOf, setting } from '../shared/settings';
-import { TtsApiError } from '../../src/tts/api/errors';
+import { BAD_REQUEST, TtsError } from '../../src/util/errors';
 import type { TtsStoreNode } from '../tts-store/types';
 import type { TtsDownlinkDef } from './types';
 
@@ -149,8 +149,7 @@ export = (RED: NodeAPI): void => {
         send([msg, null]);
       } catch (err) {
         logDownlinkRefused(msg, config.profile || undefined, (err as Error).message);
-        status.error(err instanceof TtsApiError ? RED._('tts-downlink.status.refused', { reason: err.status ? `HTTP ${err.status}` : err.kind }) : RED._('tts-downlink.status.invalid'));
-        throw err;
+        throw reportFailure(RED, 'tts-downlink', status, err);
       } finally {
         inFlight.delete(controller);
       }
@@ -192,7 +191,7 @@ export = (RED: NodeAPI): void => {
     // An empty time limit in the dialog means the setting, as it does for the deployed node.
     const result = previewEncode({ ...body, timeout: scriptTimeoutOf(body.timeout, setting(RED, 'ttsDownlinkEncodeTimeout')) });
     // Encoder failures are an answer to show; only a malformed request is an HTTP error.
-    if (!result.ok && result.badRequest) sendError(res, 400, 'bad_request', result.error);
+    if (!result.ok && result.badRequest) sendError(res, new TtsError(result.error, BAD_REQUEST));
     else res.json(result);
   });
 };

@@ -7,15 +7,16 @@ import { eventLog, LOG_KINDS, type LogEvent } from '../../src/monitor/event-log'
 import { bucketSummaries, chartSeries, deviceDetail, listDeviceSummaries, newestRows } from '../../src/monitor/fleet-view';
 import { profileRegistry } from '../../src/runtime';
 import type { DeviceRegistry } from '../../src/registry/registry';
-import { StoreInputError, describeError } from '../../src/store/errors';
+import { asStoreError } from '../../src/store/errors';
+import { BAD_REQUEST, NOT_FOUND, TtsError } from '../../src/util/errors';
 import type { TtsStore } from '../../src/store/store';
 import type { TtsStoreNode } from '../tts-store/types';
 import { parseCount, parseTime } from '../../src/bucket/bucket-input';
+import { sendError } from '../shared/errors';
 
 /** Comms topics the sidebar subscribes to. */
 const LOG_TOPIC = 'tts-monitor/log';
 const DEVICES_TOPIC = 'tts-monitor/devices';
-import { sendError } from '../shared/errors';
 /** Live updates are batched: at most one comms message per topic in this time. */
 const PUBLISH_INTERVAL_MS = 500;
 const LIVE_BATCH_MAX = 300;
@@ -62,7 +63,7 @@ export = (RED: NodeAPI): void => {
   const storeOf = (req: Request, res: Response): StoreInfo | undefined => {
     const info = deployedStores().find((s) => s.id === String(req.params.store));
     if (!info?.store || !info.registry) {
-      sendError(res, 404, 'not_deployed', 'no deployed tts-store with this id');
+      sendError(res, new TtsError('no deployed tts-store with this id', NOT_FOUND('not_deployed')));
       return undefined;
     }
     return info;
@@ -70,8 +71,7 @@ export = (RED: NodeAPI): void => {
 
   const fail = (res: Response) => (err: unknown): void => {
     if (res.headersSent) return;
-    if (err instanceof StoreInputError) sendError(res, err);
-    else sendError(res, 503, 'store_unavailable', describeError(err));
+    sendError(res, asStoreError(err));
   };
 
   RED.httpAdmin.get('/tts/monitor/overview', read, (_req, res) => {
@@ -93,7 +93,7 @@ export = (RED: NodeAPI): void => {
     if (!info) return;
     deviceDetail(info.store!, String(req.params.id)).then((device) => {
       if (device) res.json({ device });
-      else sendError(res, 404, 'not_found', `no device "${String(req.params.id)}"`);
+      else sendError(res, new TtsError(`no device "${String(req.params.id)}"`, NOT_FOUND('not_found')));
     }, fail(res));
   });
 
@@ -103,13 +103,13 @@ export = (RED: NodeAPI): void => {
     if (!info) return;
     const body = req.body as { value?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !('value' in body)) {
-      sendError(res, 400, 'bad_request', 'send {"value": <the new downlink property>} as JSON');
+      sendError(res, new TtsError('send {"value": <the new downlink property>} as JSON', BAD_REQUEST));
       return;
     }
     const id = String(req.params.id);
     info.registry!.setDownlink(id, body.value, 'admin').then((found) => {
       if (found) res.json({ device: id, downlink: body.value ?? null });
-      else sendError(res, 404, 'not_found', `no device "${id}"`);
+      else sendError(res, new TtsError(`no device "${id}"`, NOT_FOUND('not_found')));
     }, fail(res));
   });
 

@@ -6,6 +6,7 @@ import { onClose } from '../shared/input';
 import { needsPermission, registerNode, type NodeAPI } from '../shared/red-types';
 import { setUpProfileWebhook } from '../../src/profile/profile-webhook-setup';
 import { sendError } from '../shared/errors';
+import { NOT_FOUND, TtsError } from '../../src/util/errors';
 import { BackfillService, type BackfillEvent } from '../../src/backfill';
 
 import type { TtsProfileDef, TtsProfileNode } from './types';
@@ -117,7 +118,7 @@ export = (RED: NodeAPI): void => {
   RED.httpAdmin.post('/tts/profile/:id/webhook', needsPermission(RED, 'tts-profile.write'), (req, res) => {
     const profile = profileRegistry.get(String(req.params.id));
     if (!profile) {
-      sendError(res, 404, 'not_deployed', RED._('tts-profile.setup.not-deployed'));
+      sendError(res, new TtsError(RED._('tts-profile.setup.not-deployed'), NOT_FOUND('not_deployed')));
       return;
     }
     const body = (req.body ?? {}) as { baseUrl?: unknown };

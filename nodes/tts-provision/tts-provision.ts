@@ -1,12 +1,13 @@
 import type { Node, NodeMessage } from 'node-red';
 import { type NodeAPI, registerNode } from '../shared/red-types';
+import { reportFailure } from '../shared/errors';
 import { HandBack } from '../shared/hand-back';
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { profileRegistry } from '../../src/runtime';
 import { logLifecycle, logProvisionProblem } from '../../src/monitor/log-entries';
 import type { LifecycleEvent } from '../../src/registry/registry';
-import { StoreDataError, StoreUnavailableError, describeError } from '../../src/store/errors';
+import { StoreUnavailableError, describeError } from '../../src/store/errors';
 import type { StoreState } from '../../src/store/store';
 import type { TtsEnvelope } from '../../src/tts/envelope-types';
 import type { TtsStoreNode } from '../tts-store/types';
@@ -86,9 +87,8 @@ export = (RED: NodeAPI): void => {
       const profile = profileRegistry.select(envelope.application_id, config.profile);
       if (!profile) throw new Error(RED._('tts-provision.errors.no-profile', { applicationId: envelope.application_id }));
       const storeError = (err: unknown): Error => {
-        if (!(err instanceof StoreDataError)) status.error(RED._('tts-provision.status.failed'));
         logProvisionProblem(envelope, config.profile, 'failed', describeError(err));
-        return new Error(RED._('tts-provision.errors.store', { error: describeError(err) }));
+        return reportFailure(RED, 'tts-provision', status, err, 'store');
       };
       let accepted;
       try {

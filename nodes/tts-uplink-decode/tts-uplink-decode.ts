@@ -5,10 +5,10 @@ import { needsPermission, type NodeAPI, registerNode } from '../shared/red-types
 import { onClose, onInput } from '../shared/input';
 import { StatusReporter } from '../shared/status';
 import { editorSettings, scriptTimeoutOf, setting } from '../shared/settings';
-import { PayloadInputError } from '../../src/codec/payload-input';
 import { runCodecTest } from '../../src/codec/test-tool';
 import { previewEncode } from '../../src/downlink/encode-preview';
-import { sendError } from '../shared/errors';
+import { sendError, statusKeyOf } from '../shared/errors';
+import { NOT_FOUND, TtsError, errorMessage } from '../../src/util/errors';
 import { isDecoderMode, UplinkDecoder, uplinkInputFromMessage, type DecodableMessage } from '../../src/codec/uplink-decoder';
 import type { UplinkInput } from '../../src/codec/types';
 import { logDecodeError } from '../../src/monitor/log-entries';
@@ -72,8 +72,10 @@ export = (RED: NodeAPI): void => {
       try {
         input = uplinkInputFromMessage(message);
       } catch (err) {
-        if (err instanceof PayloadInputError) throw fail(RED._('tts-uplink-decode.errors.input', { error: err.message }), err.message, { kind: 'input' });
-        throw err;
+        // Bad input is this message's failure (counted, second output); anything else is unexpected.
+        if (statusKeyOf(err) !== 'invalid') throw err;
+        const reason = errorMessage(err);
+        throw fail(RED._('tts-uplink-decode.errors.input', { error: reason }), reason, { kind: 'input' });
       }
       lastUplinks.set(node.id, {
         base64: Buffer.from(input.bytes as number[]).toString('base64'),
@@ -127,7 +129,7 @@ export = (RED: NodeAPI): void => {
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {
     const last = lastUplinks.get(String(req.params.id));
     if (!last) {
-      sendError(res, 404, 'no_uplink', RED._('tts-uplink-decode.test.no-uplink'));
+      sendError(res, new TtsError(RED._('tts-uplink-decode.test.no-uplink'), NOT_FOUND('no_uplink')));
       return;
     }
     res.json(last);

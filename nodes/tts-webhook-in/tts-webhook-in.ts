@@ -5,6 +5,7 @@ import cors from 'cors';
 import { routerOf, type Handler, type NodeAPI, registerNode } from '../shared/red-types';
 import { onClose } from '../shared/input';
 import { StatusReporter } from '../shared/status';
+import { codeOf, errorBody, httpStatusOf } from '../shared/errors';
 import { acquireInbox, releaseInbox } from '../shared/inbox-runtime';
 import { setting } from '../shared/settings';
 import { envelopeOf, receiveWebhook, type Rejected } from '../../src/webhook/webhook-receiver';
@@ -83,7 +84,7 @@ export = (RED: NodeAPI): void => {
     };
 
     const rejected = (res: ServerResponse, outcome: Rejected): void => {
-      sendJson(res, outcome.status, { error: { code: outcome.code, message: outcome.message } }, outcome.headers);
+      sendJson(res, outcome.status, errorBody(outcome.code, outcome.message), outcome.headers);
       status.error(`${outcome.status} ${outcome.code}`);
       logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
@@ -91,8 +92,8 @@ export = (RED: NodeAPI): void => {
       );
     };
 
-    const unavailable = (res: ServerResponse, err: Error): void => {
-      sendJson(res, 503, { error: { code: 'inbox_unavailable', message: err.message } }, { 'Retry-After': RETRY_AFTER_SECONDS });
+    const unavailable = (res: ServerResponse, err: InboxUnavailableError): void => {
+      sendJson(res, httpStatusOf(err), errorBody(codeOf(err), err.message), { 'Retry-After': RETRY_AFTER_SECONDS });
       status.error(`503 ${RED._('tts-webhook-in.status.inbox-unavailable')}`);
       logWebhookRefused({ status: 503, code: 'inbox_unavailable', message: err.message }, config.profile || undefined, path);
       warn('503', err.message);
@@ -143,7 +144,7 @@ export = (RED: NodeAPI): void => {
       const done = accept(req, res)
         .catch((err: Error) => {
           // Unexpected: never leave TTS waiting, never crash the runtime.
-          sendJson(res, 500, { error: { code: 'internal', message: 'internal error' } });
+          sendJson(res, 500, errorBody('internal', 'internal error'));
           status.error('500 internal');
           this.error(RED._('tts-webhook-in.errors.internal', { error: err.message }));
         })
@@ -217,7 +218,7 @@ export = (RED: NodeAPI): void => {
       const routeErrorHandler = (err: Error & { status?: number; type?: string }, _req: unknown, res: ServerResponse, next: (e?: Error) => void): void => {
         if (res.headersSent) return next(err);
         const statusCode = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-        sendJson(res, statusCode, { error: { code: err.type ?? 'request_error', message: err.message } });
+        sendJson(res, statusCode, errorBody(err.type ?? 'request_error', err.message));
       };
       const corsHandler: Handler = RED.settings.httpNodeCors ? (cors(RED.settings.httpNodeCors as cors.CorsOptions) as Handler) : (_q, _s, next) => next();
       RED.httpNode.post(pattern, corsHandler, ...middleware, handle as unknown as Handler, routeErrorHandler as unknown as Handler);

@@ -57,6 +57,10 @@ export class BucketInputError extends StoreInputError {
     super(message);
     this.name = 'BucketInputError';
   }
+
+  override catalogueKey(): string {
+    return this.reason;
+  }
 }
 
 function isCursor(value: unknown): value is ReadingCursor {

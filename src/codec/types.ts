@@ -1,6 +1,10 @@
 // Public types of the codec engine. Results follow the LoRaWAN codec API that TTS and the device
 // repository use ({data, warnings, errors} / {bytes, fPort, warnings, errors}), with two additions
 // every caller needs: the script's console output (`logs`) and a structured `error`.
+import type { DecodeResult, EncodeResult } from './sandbox/results';
+
+// The results are defined beside the sandbox that produces them, so that it needs nothing from this folder.
+export type { CodecError, CodecErrorKind, DecodeResult, EncodeResult } from './sandbox/results';
 
 /** How a user script was written (detected from what it defines). */
 export type ScriptForm = 'tts' | 'plugin' | 'ttn-v2';
@@ -30,44 +34,6 @@ export interface DownlinkDecodeInput {
   bytes: ArrayLike<number>;
   fPort?: number;
   [key: string]: unknown;
-}
-
-export type CodecErrorKind =
-  | 'compile' // syntax error or a top-level throw while loading the script
-  | 'form' // the script defines no function for this operation
-  | 'runtime' // the script threw
-  | 'timeout' // the script ran past the time limit
-  | 'output' // the script returned something that is not valid output
-  | 'script' // the script itself reported `errors`
-  | 'input'; // the caller passed bad input
-
-export interface CodecError {
-  kind: CodecErrorKind;
-  message: string;
-  /** Position in the user's script (1-based), when known. */
-  line?: number;
-  column?: number;
-}
-
-interface ResultBase {
-  warnings: string[];
-  /** Empty when the operation succeeded (TTS treats any error as a failure). */
-  errors: string[];
-  /** The first failure, with its position in the script when known. */
-  error?: CodecError;
-  /** console.* output of the script during this call. */
-  logs: string[];
-}
-
-export interface DecodeResult extends ResultBase {
-  data?: Record<string, unknown>;
-}
-
-export interface EncodeResult extends ResultBase {
-  bytes?: number[];
-  fPort?: number;
-  /** Plugin form only: a downlink returned as `decoded_payload` for TTS to encode. */
-  decodedPayload?: Record<string, unknown>;
 }
 
 export interface CodecOptions {

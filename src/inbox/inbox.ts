@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { CompletionTracker, type Holder } from './completion-tracker';
 import { DurableLog, type EntryMeta, type LogEntry, type LogOptions } from './durable-log';
+import { TtsError, UNAVAILABLE } from '../util/errors';
 
 export interface InboxLimits {
   /** Unfinished messages at most; past it webhooks are answered 503 (default 100,000). */
@@ -15,9 +16,9 @@ export interface InboxLimits {
 }
 
 /** The inbox cannot take a message: full, or its disk failed. Webhooks answer 503. */
-export class InboxUnavailableError extends Error {
+export class InboxUnavailableError extends TtsError {
   constructor(message: string) {
-    super(message);
+    super(message, UNAVAILABLE('inbox_unavailable'));
     this.name = 'InboxUnavailableError';
   }
 }

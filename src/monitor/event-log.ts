@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { registerRuntimeState } from '../runtime';
 
 /** What an entry is about; the editor's Logs filter offers these. */
 export type LogKind = 'webhook' | 'provision' | 'decode' | 'downlink';
@@ -124,3 +125,7 @@ export class EventLog extends EventEmitter {
 /** One log per runtime: every node module of this package loads this same module instance. */
 export const eventLog = new EventLog();
 eventLog.setMaxListeners(0);
+registerRuntimeState('event log', () => {
+  eventLog.clear();
+  eventLog.removeAllListeners();
+});

@@ -1,6 +1,8 @@
 // The package's process-wide state, in one place: one instance per Node-RED process, shared by
-// every node of the package. Core services receive these through their options; only node
-// files import them. Tests reset them with resetRuntime() between flows.
+// every node of the package. State this module cannot hold without an import cycle (the event
+// log, which the monitor's log entries write to beside the profile registry) or that belongs to
+// the node glue (the shared inbox, warnings given once) registers its reset here. Tests call
+// resetRuntime() once, when a flow is unloaded (test/helpers/runtime.ts unloadFlow).
 import { MessageHolders, type MessageHolder } from '../inbox/hold';
 import { WebhookInputs } from '../inbox/inputs';
 import { ProfileRegistry } from '../profile/profile-registry';
@@ -30,6 +32,21 @@ export function holdForRetry(msg: object, reason: string): boolean {
   return messageHolders.hold(msg, reason);
 }
 
+const registeredResets = new Map<string, () => void>();
+
+/**
+ * Registers process-wide state kept outside this module: `reset` forgets it as a fresh process
+ * would start. One registration per name (a module loaded again replaces its own).
+ */
+export function registerRuntimeState(name: string, reset: () => void): void {
+  registeredResets.set(name, reset);
+}
+
+/** The names of the state registered from outside this module. */
+export function registeredRuntimeState(): string[] {
+  return [...registeredResets.keys()];
+}
+
 /** Forgets everything, as a fresh process would start (tests, after their flows are unloaded). */
 export function resetRuntime(): void {
   profileRegistry.clear();
@@ -37,4 +54,5 @@ export function resetRuntime(): void {
   ttsMessageBus.removeAllListeners();
   messageHolders.clear();
   webhookInputs.clear();
+  for (const reset of registeredResets.values()) reset();
 }

@@ -1,4 +1,4 @@
-import { INVALID_INPUT, TtsError, UNAVAILABLE } from '../util/errors';
+import { describeError, INVALID_INPUT, isTtsError, TtsError, UNAVAILABLE } from '../util/errors';
 
 /** The store cannot be reached (PostgreSQL down, SQLite file not openable). */
 export class StoreUnavailableError extends TtsError {
@@ -38,6 +38,11 @@ export class StoreDataError extends TtsError {
 /** A refusal that passes (unreachable, closing, queue full): the message may be handed back and retried. */
 export function isPassingStoreError(err: unknown): err is StoreUnavailableError | QueueFullError {
   return err instanceof StoreUnavailableError || err instanceof QueueFullError;
+}
+
+/** What a failed store call means to whoever asked: errors raised on purpose as they are, anything else the store failing. */
+export function asStoreError(err: unknown): TtsError {
+  return isTtsError(err) ? err : new StoreUnavailableError(describeError(err));
 }
 
 export { describeError } from '../util/errors';

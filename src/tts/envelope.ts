@@ -8,7 +8,7 @@ export type { TtsEnvelope } from './envelope-types';
 /** Why a body is not a TTS message; `field` names the offending path for the error body. */
 export class InvalidTtsMessage extends TtsError {
   constructor(readonly field: string, readonly reason: string) {
-    super(`${field}: ${reason}`, { code: 'invalid_message', httpStatus: 422, statusKey: 'invalid' });
+    super(`not a TTS message: ${field}: ${reason}`, { code: 'invalid_message', httpStatus: 422, statusKey: 'invalid' });
     this.name = 'InvalidTtsMessage';
   }
 }

@@ -33,11 +33,25 @@ export class TtsError extends Error {
   publicDetails(): Record<string, string | number | undefined> {
     return {};
   }
+
+  /** The few words a node's status shows beside its status text (`refused: HTTP 404`). */
+  statusReason(): string {
+    return this.code;
+  }
+
+  /** A text in the reporting node's `errors.` catalogue to show instead of the message (translated). */
+  catalogueKey(): string | undefined {
+    return undefined;
+  }
 }
 
 /** Shorthands for the common kinds. */
 export const INVALID_INPUT: TtsErrorInit = { code: 'invalid_input', httpStatus: 400, statusKey: 'invalid' };
 export const UNAVAILABLE = (code: string): TtsErrorInit => ({ code, httpStatus: 503, statusKey: 'unavailable' });
+/** What an admin route asks about does not exist (or is not deployed). */
+export const NOT_FOUND = (code: string): TtsErrorInit => ({ code, httpStatus: 404, statusKey: 'invalid' });
+/** A malformed admin request. */
+export const BAD_REQUEST: TtsErrorInit = { code: 'bad_request', httpStatus: 400, statusKey: 'invalid' };
 
 export function isTtsError(err: unknown): err is TtsError {
   return err instanceof TtsError;

@@ -1,4 +1,5 @@
-import { InvalidTtsMessage, parseApplicationUp, type TtsEnvelope } from '../tts/envelope';
+import { parseApplicationUp, type TtsEnvelope } from '../tts/envelope';
+import { isTtsError, TtsError } from '../util/errors';
 import type { ActiveProfile, ProfileRegistry } from '../profile/profile-registry';
 import { bearerTokenOf, digestsEqual, tokenDigest } from './bearer-token';
 import { jsonLimitBroken } from './json-limits';
@@ -85,9 +86,9 @@ export function envelopeOf(value: unknown, now: number): TtsEnvelope {
 }
 
 /** A body beyond the shape limits of json-limits.ts. */
-export class JsonLimitError extends Error {
+export class JsonLimitError extends TtsError {
   constructor(reason: string) {
-    super(`not a TTS message: ${reason}`);
+    super(`not a TTS message: ${reason}`, { code: 'message_too_complex', httpStatus: 422, statusKey: 'invalid' });
     this.name = 'JsonLimitError';
   }
 }
@@ -115,9 +116,8 @@ export async function receiveWebhook(req: WebhookRequest, options: ReceiverOptio
     text = body.text;
     envelope = envelopeOf(body.value, options.now ?? Date.now());
   } catch (err) {
-    if (err instanceof BodyError) return reject(err.status, err.code, err.message);
-    if (err instanceof JsonLimitError) return reject(422, 'message_too_complex', err.message);
-    if (err instanceof InvalidTtsMessage) return reject(422, 'invalid_message', `not a TTS message: ${err.message}`);
+    // Bad bodies and messages are the caller's: answered with their own status, code and text.
+    if (isTtsError(err) && err.statusKey === 'invalid') return reject(err.httpStatus, err.code, err.message);
     throw err;
   }
 

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { openConfigDialog, openEditorSession } from '../helpers/browser';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { cayenneLpp, CayenneLppError, cayenneLppCodec } from '../../src/codec';
-import { b64, hex } from './fixtures';
+import { b64, hex } from '../helpers/codec-fixtures';
 
 describe('Cayenne LPP (as TTS decodes it)', () => {
   it('decodes worked example A of tts-protocol.md §6.3', () => {

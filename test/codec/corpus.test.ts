@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createCodec, type Codec, type DecodeResult } from '../../src/codec';
-import { hex } from './fixtures';
+import { hex } from '../helpers/codec-fixtures';
 
 // Vendor-style codecs written for these tests, each reproducing a pattern seen in the codecs of
 // TTS's device repository, with the outputs TTS gives for them: helpers reached through `this`

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createCodec } from '../../src/codec';
-import { b64, fixture, hex } from './fixtures';
+import { b64, fixture, hex } from '../helpers/codec-fixtures';
 
 describe('codec engine: script forms', () => {
   describe('the two DESIGN.md example scripts, unchanged (plugin form)', () => {

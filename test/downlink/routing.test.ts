@@ -15,7 +15,7 @@ import {
 import type { DeviceRecord } from '../../src/store/types';
 import { parseApplicationUp } from '../../src/tts/envelope';
 import type { ApplicationUp } from '../../src/tts/types';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 
 const PROFILE = { fPort: 1, confirmed: false, priority: 'NORMAL' as const, queue: 'push' as const };
 

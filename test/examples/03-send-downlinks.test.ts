@@ -4,7 +4,6 @@ import { join } from 'node:path';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const injectModule = require('@node-red/nodes/core/common/20-inject.js') as (RED: unknown) => void;
 import { TtsSimulator } from '../../src/sim';
-import { resetRuntime } from '../../src/runtime';
 import { webhookInNode, type FlowNode } from '../helpers/flows';
 import { REPO_ROOT } from '../helpers/node-red-process';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
@@ -25,7 +24,6 @@ describe('examples/3 · Send downlinks.json', () => {
     await sim.stop();
     await nodeRedHelper().stopServer();
     settings.cleanup();
-    resetRuntime();
   });
 
   it('sends what each inject describes and reports the outcomes', async () => {

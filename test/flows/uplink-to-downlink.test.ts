@@ -3,7 +3,6 @@ import { strict as assert } from 'node:assert';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a core node file (plain JS, no types)
 const changeModule = require('@node-red/nodes/core/function/15-change.js') as (RED: unknown) => void;
 import type { TtsSimulator } from '../../src/sim';
-import { resetRuntime } from '../../src/runtime';
 import { APP, collector, CONFIG, downlinkNode, MODULES, registryOf, SECRETS, spiedText, startSimulator, TOKEN, API_KEY, useTestSettings } from '../helpers/downlink-flows';
 import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
@@ -26,7 +25,6 @@ describe('flow: simulator uplink → webhook-in → provision → downlink → s
   afterEach(async () => {
     await unloadFlow();
     await sim.stop();
-    resetRuntime();
   });
 
   it("answers each uplink with the device's stored configuration and reports TTS's ack", async () => {

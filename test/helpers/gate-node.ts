@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
  * `done(err)`. Nothing it holds finishes by itself, which is what durability tests need.
  */
 export interface GatedMessage {
-  msg: NodeMessageInFlow & { payload?: unknown; tts?: { replay?: boolean; received_at?: string; f_cnt?: number } };
+  msg: NodeMessageInFlow & { payload?: unknown; downlink?: unknown; tts?: { type?: string; replay?: boolean; received_at?: string; f_cnt?: number } };
   done(err?: Error): void;
   pass(): void;
 }
@@ -33,11 +33,12 @@ export function gateModule(RED: NodeAPI): void {
   RED.nodes.registerType('test-gate', Gate as never);
 }
 
-/** Resolves once gates hold `count` messages in all (since the last reset). */
-export function gatesHold(count: number): Promise<GatedMessage[]> {
+/** Resolves once gates hold `count` messages in all (since the last reset), of those `match` takes. */
+export function gatesHold(count: number, match: (g: GatedMessage) => boolean = () => true): Promise<GatedMessage[]> {
   return new Promise((resolve) => {
     const check = (): void => {
-      if (gated.length >= count) resolve(gated.slice(0, count));
+      const held = gated.filter(match);
+      if (held.length >= count) resolve(held.slice(0, count));
       else waiting.push(check);
     };
     check();

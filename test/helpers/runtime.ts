@@ -3,6 +3,7 @@ import type { NodeAPI } from 'node-red';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resetRuntime } from '../../src/runtime';
 import { onSuiteEnd } from '../setup';
 // node-red-node-test-helper ships no types; this is the part the suite uses.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the helper ships no types; TestHelper above types what the suite uses
@@ -112,10 +113,12 @@ export async function loadFlow(modules: NodeModule[], flow: unknown[], credentia
   await nodeRedHelper().load(capturingRed(modules), flow, credentials);
 }
 
+/** Stops the flow and forgets the package's process-wide state (src/runtime), as a fresh process would start. */
 export async function unloadFlow(): Promise<void> {
   const h = nodeRedHelper();
   await h.unload();
   currentHttpNode = undefined;
+  resetRuntime();
 }
 
 /** Resolves with the next call of a node's spied method (`call:status`, `call:warn`, ...). */

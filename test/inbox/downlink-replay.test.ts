@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TtsSimulator } from '../../src/sim';
-import { gateModule, gatesHold, resetGates } from '../helpers/gate-node';
+import { gateModule, gatesHold, resetGates, type GatedMessage } from '../helpers/gate-node';
 import { uid } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 import { CONFIG, MODULES, downlinkFlow, startSimulator, useTestSettings } from '../helpers/downlink-flows';
@@ -50,6 +50,11 @@ describe('replays never send a downlink twice', () => {
     return { nodes, creds: f.creds, downlink: f.downlink.id };
   }
 
+  // The simulator answers a downlink with events that webhook-in feeds into the same gate, at
+  // times of its own: the tests pick the uplink, and the downlink node's output, among them.
+  const uplink = (g: GatedMessage): boolean => g.msg.tts?.type === 'uplink_message';
+  const sentOn = (g: GatedMessage): boolean => g.msg.downlink !== undefined;
+
   const answer = (g: { msg: { payload?: unknown }; pass(): void }): void => {
     g.msg.payload = CONFIG;
     g.pass();
@@ -59,13 +64,13 @@ describe('replays never send a downlink twice', () => {
     const { nodes, creds, downlink } = flow(true);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    answer((await gatesHold(1))[0]);
-    await gatesHold(2); // the downlink node passed it on: it was sent
+    answer((await gatesHold(1, uplink))[0]);
+    await gatesHold(1, sentOn); // the downlink node passed it on: it was sent
     assert.equal(sim.receivedDownlinks.length, 1);
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const [replayed] = await gatesHold(1);
+    const [replayed] = await gatesHold(1, uplink);
     assert.equal(replayed.msg.tts?.replay, true);
     answer(replayed);
     await waitForCall(nodeRedHelper().getNode(downlink), 'status', (args) => (args[0] as { text?: string }).text === 'tts-downlink.status.replay-skipped');
@@ -76,11 +81,11 @@ describe('replays never send a downlink twice', () => {
     const { nodes, creds } = flow(false);
     await loadFlow([...MODULES, gateModule], nodes, creds);
     await sim.sendUplink('valve-01');
-    await gatesHold(1);
+    await gatesHold(1, uplink);
     await unloadFlow();
     resetGates();
     await loadFlow([...MODULES, gateModule], nodes, creds);
-    const [replayed] = await gatesHold(1);
+    const [replayed] = await gatesHold(1, uplink);
     assert.equal(replayed.msg.tts?.replay, true);
     const sent = new Promise((resolve) => sim.once('downlink-request', resolve));
     answer(replayed);

@@ -4,7 +4,7 @@ import { runInNewContext } from 'node:vm';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import decodeModule = require('../../nodes/tts-uplink-decode/tts-uplink-decode');
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { catchNode, helperNode, profileNode, uid, webhookInNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
 

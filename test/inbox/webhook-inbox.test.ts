@@ -7,7 +7,7 @@ import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { holdForRetry } from '../../src/runtime';
 import { webhookInputs } from '../../src/runtime';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { catchNode, helperNode, profileNode, webhookInNode, uid } from '../helpers/flows';
 import { gateModule, gated, gatesHold as gateHolds, resetGates } from '../helpers/gate-node';
 import { loadFlow, nextMessage, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { uid } from '../helpers/flows';
 import { NodeRedProcess, PACKAGE_NAME, REPO_ROOT, nodeRedMajor, packThisBuild } from '../helpers/node-red-process';
 

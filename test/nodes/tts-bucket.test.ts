@@ -166,6 +166,8 @@ for (const kind of STORE_TARGETS) {
         n.reader.receive(msg);
         assert.match((await caught)[0].error.message, pattern);
       }
+      // The one failure mapping: bad input shows as a refusal, with its code.
+      assert.deepEqual(n.reader.status.lastCall?.args[0], { fill: 'red', shape: 'ring', text: 'tts-bucket.failure.invalid' });
     });
 
     it('streams a CSV and a JSON lines export through the admin route', async () => {

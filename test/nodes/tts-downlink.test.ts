@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { TtsSimulator } from '../../src/sim';
-import { downlinkTargets, resetRuntime } from '../../src/runtime';
+import { downlinkTargets } from '../../src/runtime';
 import { PRIORITIES } from '../../src/tts/types';
 import {
   API_KEY,
@@ -41,7 +41,6 @@ describe('tts-downlink against the TTS simulator', () => {
   afterEach(async () => {
     await unloadFlow();
     await sim.stop();
-    resetRuntime();
   });
 
   async function deploy(options: Parameters<typeof downlinkFlow>[1] = {}): Promise<DownlinkFlow & { node: TestNode }> {

@@ -31,7 +31,6 @@ describe('tts-profile: backfill glue', function () {
   let sim: TtsSimulator;
   let userDir: string;
   let input: RecordingInput;
-  let unregister: () => void;
 
   before(async function () {
     await nodeRedHelper().startServer();
@@ -46,10 +45,8 @@ describe('tts-profile: backfill glue', function () {
     sim = new TtsSimulator({ applicationId: APP, devices: 2, storageIntegration: true });
     await sim.start();
     input = new RecordingInput();
-    unregister = webhookInputs.register(input);
   });
   afterEach(async function () {
-    unregister();
     await unloadFlow();
     await sim.stop();
     fs.rmSync(userDir, { recursive: true, force: true });
@@ -58,6 +55,11 @@ describe('tts-profile: backfill glue', function () {
   const profile = (overrides: Record<string, unknown> = {}) =>
     profileNode({ id: 'backfill-profile', applicationId: APP, server: sim.url, backfill: true, backfillMaxHours: '24', ...overrides });
   const credentials = (): Record<string, unknown> => ({ 'backfill-profile': { webhookToken: TOKEN, apiKey: sim.apiKey } });
+  /** Starts the flow with the recording input registered, as a webhook-in node registers itself on start. */
+  async function deploy(flowProfile: ReturnType<typeof profile>): Promise<void> {
+    webhookInputs.register(input);
+    await loadFlow([profileModule], [flowProfile], credentials());
+  }
   async function uplink(): Promise<ApplicationUp> {
     const before = new Set(sim.storage.stored(APP));
     await sim.sendUplink();
@@ -65,13 +67,13 @@ describe('tts-profile: backfill glue', function () {
   }
 
   it('after a restart feeds the uplinks of the gap to the webhook-in input once, and logs the outcome', async function () {
-    await loadFlow([profileModule], [profile()], credentials());
+    await deploy(profile());
     for (let i = 0; i < 2; i++) ttsMessageBus.publish(parseApplicationUp(await uplink()));
     await unloadFlow(); // Node-RED stops: the state is written
     assert.ok(fs.existsSync(path.join(userDir, 'tts-backfill.json')));
 
     const lost = [await uplink(), await uplink(), await uplink()];
-    await loadFlow([profileModule], [profile()], credentials());
+    await deploy(profile());
     const node = nodeRedHelper().getNode('backfill-profile');
     const finished = await waitForCall(node, 'log', (args) => String(args[0]).includes('tts-profile.backfill.finished'));
     assert.ok(finished);
@@ -83,18 +85,18 @@ describe('tts-profile: backfill glue', function () {
   });
 
   it('says when the Storage Integration is not activated, and does nothing while backfill is off', async function () {
-    await loadFlow([profileModule], [profile()], credentials());
+    await deploy(profile());
     ttsMessageBus.publish(parseApplicationUp(await uplink()));
     await unloadFlow();
     sim.setStorageIntegration(false);
-    await loadFlow([profileModule], [profile()], credentials());
+    await deploy(profile());
     const node = nodeRedHelper().getNode('backfill-profile');
     await waitForCall(node, 'warn', (args) => String(args[0]).includes('tts-profile.backfill.not-activated'));
     await unloadFlow();
 
     sim.setStorageIntegration(true);
     const requests = sim.apiRequests.length;
-    await loadFlow([profileModule], [profile({ backfill: false })], credentials());
+    await deploy(profile({ backfill: false }));
     ttsMessageBus.publish(parseApplicationUp(await uplink()));
     await unloadFlow();
     assert.equal(sim.apiRequests.length, requests, 'no query while backfill is off');

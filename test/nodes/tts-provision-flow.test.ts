@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
 import type { ProfileConfig } from '../../src/profile/profile-settings';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { catchNode, helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 import { MODULES, STORE_TARGETS, TOKEN, bucketNode, messages, post, provisionNode, type StoreTarget } from '../helpers/store-flows';

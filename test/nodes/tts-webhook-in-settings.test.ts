@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { Request, Response, NextFunction } from 'express';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nextMessage, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, waitForCall } from '../helpers/runtime';
 

@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import profileModule = require('../../nodes/tts-profile/tts-profile');
 import webhookModule = require('../../nodes/tts-webhook-in/tts-webhook-in');
 import { MESSAGE_TYPES } from '../../src/tts/types';
-import { downlinkTargets, resetRuntime } from '../../src/runtime';
-import { ttsFixture } from '../fixtures';
+import { downlinkTargets } from '../../src/runtime';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { helperNode, profileNode, webhookInNode } from '../helpers/flows';
 import { loadFlow, nextMessage, waitForCall, nodeRedHelper, startServerWithNodeRoutes, unloadFlow, type TestNode } from '../helpers/runtime';
 
@@ -41,7 +41,6 @@ for (const editorBodyParser of [false, true]) {
     });
     afterEach(async () => {
       await unloadFlow();
-      resetRuntime();
     });
 
     function farmFlow(extra: Record<string, unknown> = {}) {

@@ -6,8 +6,8 @@ import { durationMs, radioSummary } from '../../src/registry/radio-summary';
 import type { TtsStore } from '../../src/store/store';
 import { parseApplicationUp } from '../../src/tts/envelope';
 import type { TtsEnvelope } from '../../src/tts/envelope-types';
-import { ttsFixture } from '../fixtures';
-import { BACKENDS, type TestTarget } from '../store/backends';
+import { ttsFixture } from '../helpers/tts-fixtures';
+import { BACKENDS, type TestTarget } from '../helpers/store-backends';
 
 function profile(config: ProfileConfig = {}) {
   const { settings, errors } = parseProfileConfig('p1', { applicationId: 'farm-sensors', ...config });

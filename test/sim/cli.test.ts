@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { WebhookReceiver } from './receiver';
+import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const CLI = path.resolve(__dirname, '../../src/sim/cli.js');
 

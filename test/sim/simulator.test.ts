@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TtsSimulator } from '../../src/sim';
 import type { WebhookPostResult } from '../../src/sim';
-import { WebhookReceiver } from './receiver';
+import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const TOKEN = 'receiver-token-123';
 const DOWNLINK_KEY = 'NNSXS.SIMDOWNLINKKEYID0000000000000000000000.SIMDOWNLINKSECRET00000000000000000000000000000000000';

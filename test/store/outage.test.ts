@@ -11,7 +11,7 @@ import { isPassingStoreError } from '../../src/store/errors';
 import { PostgresBackend } from '../../src/store/postgres-backend';
 import { TtsStore, type StoreState } from '../../src/store/store';
 import { parseApplicationUp } from '../../src/tts/envelope';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 import { startThrowawayServer, type ThrowawayServer } from '../helpers/postgres';
 
 const T0 = Date.parse('2025-03-14T09:00:00.000Z');

@@ -8,8 +8,8 @@ import { PostgresBackend } from '../../src/store/postgres-backend';
 import { SqliteBackend } from '../../src/store/sqlite-backend';
 import { TtsStore, type StoreState } from '../../src/store/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
-import { BACKENDS } from './backends';
-import { TcpProxy } from './tcp-proxy';
+import { BACKENDS } from '../helpers/store-backends';
+import { TcpProxy } from '../helpers/tcp-proxy';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
 

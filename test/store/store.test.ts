@@ -4,7 +4,7 @@ import { exportBucket } from '../../src/store/export';
 import { LATEST_VERSION } from '../../src/store/migrations';
 import type { TtsStore } from '../../src/store/store';
 import type { NewDevice } from '../../src/store/types';
-import { BACKENDS, type TestTarget } from './backends';
+import { BACKENDS, type TestTarget } from '../helpers/store-backends';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { InvalidTtsMessage, parseApplicationUp, payloadOf, topicOf } from '../../src/tts/envelope';
 import { MESSAGE_TYPES } from '../../src/tts/types';
-import { ttsFixture } from '../fixtures';
+import { ttsFixture } from '../helpers/tts-fixtures';
 
 describe('TTS envelope', () => {
   for (const type of MESSAGE_TYPES) {

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { CodecError, DecodeResult, EncodeResult } from '../types';
+import type { CodecError, DecodeResult, EncodeResult } from './results';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
 import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';

@@ -69,6 +69,10 @@ export class TtsApiError extends TtsError {
     return { status: this.status, ttsName: this.ttsName };
   }
 
+  override statusReason(): string {
+    return this.status ? `HTTP ${this.status}` : this.kind;
+  }
+
   /** Plain data for msg.error or an admin route's answer (no stack, no secrets). */
   toJSON(): Record<string, unknown> {
     return {

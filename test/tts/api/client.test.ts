@@ -14,8 +14,8 @@ import {
   type RetryInfo,
 } from '../../../src/tts/api';
 import { MESSAGE_TYPES } from '../../../src/tts/types';
-import { WebhookReceiver } from '../../sim/receiver';
-import { hang, json, ScriptedServer, ttsError } from './scripted-server';
+import { WebhookReceiver } from '../../helpers/webhook-receiver';
+import { hang, json, ScriptedServer, ttsError } from '../../helpers/scripted-tts-server';
 
 const KEY = 'NNSXS.CLIENTTESTKEYID00000000000000000000000.CLIENTTESTSECRET0000000000000000000000000000000000000';
 const FAST = { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 3, maxRetryAfterMs: 2000 };

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { TtsSimulator } from '../../../src/sim';
 import { storageUnavailable, TtsApiClient, TtsApiError, type StoredMessagesQuery } from '../../../src/tts/api';
 import type { ApplicationUp } from '../../../src/tts/types';
-import { ScriptedServer, ttsError } from './scripted-server';
+import { ScriptedServer, ttsError } from '../../helpers/scripted-tts-server';
 
 const KEY = 'NNSXS.STORAGETESTKEYID0000000000000000000000.STORAGETESTSECRET000000000000000000000000000000000000';
 const FAST = { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 3, maxRetryAfterMs: 2000 };

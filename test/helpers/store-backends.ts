@@ -9,7 +9,7 @@ import type { StoreBackend } from '../../src/store/backend';
 import { PostgresBackend } from '../../src/store/postgres-backend';
 import { SqliteBackend } from '../../src/store/sqlite-backend';
 import { TtsStore, type StoreOptions } from '../../src/store/store';
-import { createTestDatabase } from '../helpers/postgres';
+import { createTestDatabase } from './postgres';
 
 export interface TestTarget {
   /** Where the database lives: a file path or a postgres URL. */

@@ -7,7 +7,6 @@ import decodeModule = require('../../nodes/tts-uplink-decode/tts-uplink-decode')
 import monitorModule = require('../../nodes/tts-monitor/tts-monitor');
 import type { TtsSimulator } from '../../src/sim';
 import { eventLog, type LogEvent } from '../../src/monitor/event-log';
-import { downlinkTargets } from '../../src/runtime';
 import { adminRoutesOf } from '../helpers/admin-routes';
 import { helperNode, profileNode, uid, webhookInNode, type FlowNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '../helpers/runtime';
@@ -62,7 +61,6 @@ describe('monitor: sidebar admin routes', function () {
     }
 
     before(async () => {
-      eventLog.clear(); // one log per process: earlier suites' events are not this suite's
       settings = useTestSettings();
       await startServerWithNodeRoutes();
       sim = await startSimulator({
@@ -102,7 +100,6 @@ describe('monitor: sidebar admin routes', function () {
       await unloadFlow();
       await sim?.stop();
       await nodeRedHelper().stopServer();
-      downlinkTargets.forget();
       settings?.cleanup();
     });
 

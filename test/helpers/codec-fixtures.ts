@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /** Source of a codec script in test/codec/fixtures (copied beside the compiled tests). */
 export function fixture(name: string): string {
-  return fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8');
+  return fs.readFileSync(path.join(__dirname, '..', 'codec', 'fixtures', name), 'utf8');
 }
 
 export function b64(text: string): number[] {

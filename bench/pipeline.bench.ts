@@ -17,8 +17,10 @@
 // running system. Afterwards every acknowledged uplink must be in its store: the bench fails
 // when one is missing.
 // Then: the pipeline on PostgreSQL (one Node-RED, and two on the same database behind a
-// round-robin client), RSS with 100,000 provisioned devices, and a CPU profile of the pipeline
-// under load broken down by part.
+// round-robin client, each device's uplinks alternating between them; the hand-built flow in the
+// same rounds as the reference; afterwards every device's uplink count must equal its stored
+// readings), RSS with 100,000 provisioned devices, and a CPU profile of the pipeline under load
+// broken down by part.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -436,13 +438,49 @@ async function sqlitePart(ctx: Context): Promise<SqliteResult> {
   return result;
 }
 
-/** The pipeline on PostgreSQL: one Node-RED, and two on the same database (round-robin client). */
-async function postgresPart(ctx: Context): Promise<{ one: Target; two: Target }> {
+interface PostgresResult {
+  one: Target;
+  two: Target;
+  /** The hand-built flow (SQLite) in the same Node-RED as `one`, measured in the same rounds. */
+  hand: Target;
+  /** Devices of the two-instance fleet whose uplink count differs from their stored readings. */
+  counters: { devices: number; wrong: string[] };
+}
+
+/**
+ * Every device of a fleet whose uplink count is not the number of readings stored for it: a
+ * sighting lost (or counted twice) between instances. Empty when all agree.
+ */
+async function deviceCounters(url: string, prefix: string): Promise<PostgresResult['counters']> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string; uplinks: number; stored: number }>(
+      `SELECT d.id, d.uplink_count AS uplinks, (SELECT count(*) FROM tts_readings r WHERE r.bucket = b.key) AS stored
+       FROM tts_devices d JOIN tts_buckets b ON b.id = d.bucket WHERE d.id LIKE $1`,
+      [`${prefix}-%`],
+    );
+    const wrong = rows.filter((r) => Number(r.uplinks) !== Number(r.stored)).map((r) => `${r.id}: ${r.uplinks} counted, ${r.stored} stored`);
+    return { devices: rows.length, wrong };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The pipeline on PostgreSQL: one Node-RED, and two on the same database behind a round-robin
+ * client, with the hand-built flow in the first Node-RED as this part's own reference.
+ */
+async function postgresPart(ctx: Context): Promise<PostgresResult> {
   console.log(`PostgreSQL (throwaway server, fsync on) [${ctx.elapsed()}]`);
   const pg = await startThrowawayServer({ durable: true });
   ctx.cleanups.push(() => pg.stop());
   const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
-  const d = await startNodeRed(ctx.tarball, flow);
+  const handFile = join(ctx.work, 'hand-pg.db');
+  const d = await startNodeRed(ctx.tarball, flow, {
+    source: handBuiltSettings(betterSqlite3Path()),
+    more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: handFile }),
+  });
   ctx.cleanups.push(() => d.stop());
   const e = await startNodeRed(ctx.tarball, flow);
   ctx.cleanups.push(() => e.stop());
@@ -450,13 +488,21 @@ async function postgresPart(ctx: Context): Promise<{ one: Target; two: Target }>
   ctx.cleanups.push(() => rowCount.end());
   const counts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
   const one = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', rowCount.rows, counts), d);
-  const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts), d);
+  // An odd number of devices: each device's uplinks alternate between the two instances, so
+  // both update every device (row locks taken in turn, each instance's cached state overtaken).
+  const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts, DEVICES - 1), d);
   two.problems = () => [...d.problems(), ...e.problems()];
-  for (const t of [one, two]) await closedRun(t, DEVICES, false);
-  await alternate([one, two], ROUNDS, (t) => t === one);
-  for (const t of [one, two]) console.log(`  ${await verify(t)}`);
+  const hand = withLog(target('hand-built core nodes (beside PostgreSQL)', [d.nodeUrl('/hand')], () => [d.pid!], 'hpg', sqliteRows(handFile, 'readings'), sqliteCounts(handFile, BARE_COUNT_SQL)), d);
+  for (const t of [one, two, hand]) await closedRun(t, t.fleet.size, false);
+  await alternate([one, two, hand], ROUNDS, (t) => t === one);
+  for (const t of [one, two, hand]) console.log(`  ${await verify(t)}`);
+  const counters = await deviceCounters(pg.adminUrl, 'pg2');
+  if (counters.wrong.length > 0) {
+    two.failure ??= `device uplink counts differ from the stored readings: ${counters.wrong.slice(0, 5).join('; ')}`;
+    console.log(`  FAILED ${two.name}: ${counters.wrong.length} of ${counters.devices} devices counted otherwise than stored (e.g. ${counters.wrong.slice(0, 3).join('; ')})`);
+  } else console.log(`  ${two.name}: every one of the ${fmt(counters.devices)} devices counted exactly its stored uplinks`);
   await cleanUp(ctx);
-  return { one, two };
+  return { one, two, hand, counters };
 }
 
 /** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks. */
@@ -520,7 +566,7 @@ export async function run(): Promise<void> {
     const pg = parts.has('pg') ? await postgresPart(ctx) : undefined;
     const big = parts.has('big') ? await bigPart(ctx) : undefined;
     const profile = parts.has('profile') ? await profilePart(ctx) : undefined;
-    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
+    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two, pg.hand] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
 
     // ---- report (paste-ready) ------------------------------------------------------------------------
     const total = ((performance.now() - started) / 1000).toFixed(0);
@@ -528,7 +574,7 @@ export async function run(): Promise<void> {
     console.log(`\n--- paste into README (Performance) ---`);
     console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
     console.log(TABLE_HEAD);
-    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two] : [])]) console.log(row(t));
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two, pg.hand] : [])]) console.log(row(t));
     console.log('');
     if (sqlite) {
       const vsHand = ratio(sqlite.pipeline, sqlite.hand);
@@ -546,8 +592,12 @@ export async function run(): Promise<void> {
       console.log(`- RSS with ${fmt(BIG_FLEET)} provisioned devices: ${fmt(big.idle)} MB after start, ${fmt(rss)} MB after uplinks from ${fmt(BIG_TOUCHED)} of them (${fmt(median(big.t.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(big.idle, rss) < 250)}`);
     }
     if (pg) {
+      const vsHand = ratio(pg.one, pg.hand);
       const twoOne = ratio(pg.two, pg.one);
+      console.log(`- PostgreSQL pipeline, 1 Node-RED / hand-built in the same Node-RED: ${vsHand.text}${sqlite ? ` (SQLite pipeline / hand-built above: ${ratio(sqlite.pipeline, sqlite.hand).text})` : ''}`);
+      if (sqlite) console.log(`- PostgreSQL pipeline / SQLite pipeline (inbox on), round by round: ${ratio(pg.one, sqlite.pipeline).text}`);
       console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
+      console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices: ${goal(pg.counters.wrong.length === 0)}`);
     }
     if (profile) {
       const { parts: cpu, uplinks, t } = profile;

@@ -93,6 +93,12 @@ const SQLITE: Migration[] = [
       'UPDATE tts_buckets SET row_count = (SELECT count(*) FROM tts_readings WHERE tts_readings.bucket = tts_buckets.key)',
     ],
   },
+  {
+    version: 5,
+    // Nothing to change: SQLite rewrites a row in place whatever its indexes.
+    description: 'device rows updated in place (PostgreSQL only)',
+    statements: [],
+  },
 ];
 
 const POSTGRES: Migration[] = [
@@ -165,6 +171,18 @@ const POSTGRES: Migration[] = [
     // per bucket would make concurrent writers from several instances queue behind each other.
     description: 'bucket row counts (kept by SQLite only)',
     statements: [],
+  },
+  {
+    version: 5,
+    description: 'device rows updated in place (PostgreSQL only)',
+    statements: [
+      // Every sighting changes last_seen: with it indexed, each flush wrote a new index entry per
+      // device in all three indexes (no HOT update). The offline sweep compares last_seen with
+      // each row's own timeout, so it scans the table anyway and never used the index.
+      'DROP INDEX IF EXISTS tts_devices_online',
+      // Room in each page for the next version of its rows (HOT updates stay on their page).
+      'ALTER TABLE tts_devices SET (fillfactor = 70)',
+    ],
   },
 ];
 

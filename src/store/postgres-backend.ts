@@ -206,10 +206,19 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
+    const readings = batch.readings.ts.length > 0 ? batch.readings : undefined;
+    // Readings alone: one statement is one transaction.
+    if (batch.devices.length === 0) {
+      if (readings) await this.db.query(insertReadingsQuery(readings));
+      return { devices: [] };
+    }
+    // Round trips are what a flush waits for (each needs a turn of a busy event loop): the
+    // device states and the readings go in one statement.
     return this.tx(async (c) => {
-      const result = batch.devices.length > 0 ? await writeDevices(c, batch.devices) : { devices: [] };
-      if (batch.readings.ts.length > 0) await c.query(insertReadingsQuery(batch.readings));
-      return result;
+      const { results, changes, now } = await lockAndApply(c, batch.devices);
+      if (changes.length > 0) await c.query(updateStatesQuery(changes, now, readings));
+      else if (readings) await c.query(insertReadingsQuery(readings));
+      return { devices: results };
     });
   }
 
@@ -390,13 +399,21 @@ class PostgresRetentionRun implements RetentionRun {
   }
 }
 
-export const INSERT_READINGS_SQL = `INSERT INTO tts_readings (bucket, ts, f_cnt, f_port, data, radio)
-  SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::int[], $5::json[], $6::json[])
+/** The readings insert with its six parameters numbered from `$first`. */
+function insertReadingsSql(first: number): string {
+  const p = (i: number): string => `$${first + i}`;
+  return `INSERT INTO tts_readings (bucket, ts, f_cnt, f_port, data, radio)
+  SELECT * FROM unnest(${p(0)}::int[], ${p(1)}::bigint[], ${p(2)}::bigint[], ${p(3)}::int[], ${p(4)}::json[], ${p(5)}::json[])
   ON CONFLICT DO NOTHING`;
+}
+
+export const INSERT_READINGS_SQL = insertReadingsSql(1);
+
+const readingValues = (rows: ReadingColumns): unknown[] => [rows.bucketKey, rows.ts, rows.fCnt, rows.fPort, rows.data, rows.radio];
 
 /** One statement per batch: the columns travel as arrays and unnest() turns them into rows. */
 function insertReadingsQuery(rows: ReadingColumns): { name: string; text: string; values: unknown[] } {
-  return named(INSERT_READINGS_SQL, [rows.bucketKey, rows.ts, rows.fCnt, rows.fPort, rows.data, rows.radio]);
+  return named(INSERT_READINGS_SQL, readingValues(rows));
 }
 
 const INSERT_DEVICE_SQL = `INSERT INTO tts_devices (id, application_id, device_id, dev_eui, join_eui, bucket, profile_id,
@@ -414,7 +431,10 @@ const UPDATE_STATES_SQL = `UPDATE tts_devices d SET last_seen = u.last_seen, upl
     AS u(id, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, metadata, location, location_rank)
   WHERE d.id = u.id`;
 
-function updateStatesQuery(changes: DeviceChange[], now: number): { name: string; text: string; values: unknown[] } {
+/** The device states and the batch's readings in one statement (a data-modifying WITH runs in full). */
+const UPDATE_STATES_AND_INSERT_SQL = `WITH states AS (${UPDATE_STATES_SQL})\n${insertReadingsSql(13)}`;
+
+function updateStatesQuery(changes: DeviceChange[], now: number, readings?: ReadingColumns): { name: string; text: string; values: unknown[] } {
   const cols: unknown[][] = Array.from({ length: 11 }, () => []);
   for (const { state: s, metadata } of changes) {
     cols[0].push(s.id);
@@ -429,18 +449,26 @@ function updateStatesQuery(changes: DeviceChange[], now: number): { name: string
     cols[9].push(toJsonText(s.location));
     cols[10].push(s.locationRank ?? null);
   }
+  if (readings) return named(UPDATE_STATES_AND_INSERT_SQL, [...cols, now, ...readingValues(readings)]);
   return named(UPDATE_STATES_SQL, [...cols, now]);
 }
 
-/** The device part of a flush; see StoreBackend.writeBatch. */
-async function writeDevices(c: PoolClient, writes: readonly DeviceWrite[]): Promise<WriteBatchResult> {
+/**
+ * The device part of a flush up to its update (see StoreBackend.writeBatch): creates the new
+ * devices, locks the rows of all, and applies the writes to them.
+ */
+async function lockAndApply(c: PoolClient, writes: readonly DeviceWrite[]): Promise<ReturnType<typeof applyDeviceWrites> & { now: number }> {
   const created = new Set<string>();
   const alias = new Map<string, string>();
-  for (const w of writes) {
-    if (!w.create || created.has(w.id) || alias.has(w.id)) continue;
-    const other = await insertDevice(c, w.create);
-    if (other === undefined) created.add(w.id);
-    else if (other !== w.id) alias.set(w.id, other);
+  // New devices in id order, like the row locks after them: two instances creating the same
+  // devices wait for each other instead of deadlocking (the insert locks the new key, the bucket
+  // upsert the bucket row).
+  const creations = new Map<string, NewDevice>();
+  for (const w of writes) if (w.create && !creations.has(w.id)) creations.set(w.id, w.create);
+  for (const id of [...creations.keys()].sort()) {
+    const other = await insertDevice(c, creations.get(id)!);
+    if (other === undefined) created.add(id);
+    else if (other !== id) alias.set(id, other);
   }
   const ids = lockOrder(writes, alias);
   const r = await c.query<DeviceStateRow>(
@@ -449,9 +477,7 @@ async function writeDevices(c: PoolClient, writes: readonly DeviceWrite[]): Prom
   const states = new Map<string, DeviceState>();
   for (const row of r.rows) states.set(row.id, stateFromRow(row));
   const now = Date.now();
-  const { results, changes } = applyDeviceWrites(writes, states, created, alias, now);
-  if (changes.length > 0) await c.query(updateStatesQuery(changes, now));
-  return { devices: results };
+  return { ...applyDeviceWrites(writes, states, created, alias, now), now };
 }
 
 /** Inserts a device and its bucket; undefined when inserted, else the id the TTS device already has. */

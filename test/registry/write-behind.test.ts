@@ -218,4 +218,24 @@ describe('two instances on one PostgreSQL, each with its device state in memory'
     // The same uplink (same f_cnt and time) reached both: counted once.
     assert.equal(Number(row.c), 1);
   });
+
+  it('create devices that both see first, in opposite orders, in one flush each without a deadlock', async () => {
+    const p = profile();
+    const devices = Array.from({ length: 8 }, (_, i) => 20 + i);
+    // Each instance's flush holds all of its new devices; their transactions run at the same time.
+    const accepted = await Promise.all(
+      registries.map((r, i) => Promise.all((i === 0 ? devices : [...devices].reverse()).map((n) => r.accept(uplink(n, 1, n), p, T0 + 1000)))),
+    );
+    const settled = await Promise.allSettled(accepted.flat().map((a) => a.committed));
+    assert.deepEqual(
+      settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason)),
+      [],
+    );
+    const events = settled.flatMap((s) => (s as PromiseFulfilledResult<LifecycleEvent[]>).value);
+    assert.equal(events.filter((e) => e.event === 'created').length, devices.length);
+    assert.ok(stores.every((s) => s.state.status === 'ready'));
+    const [row] = await target.sql('SELECT count(*) AS n, sum(uplink_count) AS c FROM tts_devices');
+    assert.equal(Number(row.n), devices.length);
+    assert.equal(Number(row.c), devices.length);
+  });
 });

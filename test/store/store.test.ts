@@ -372,3 +372,29 @@ for (const kind of BACKENDS) {
     });
   });
 }
+
+describe('device rows on PostgreSQL', () => {
+  let target: TestTarget;
+  let store: TtsStore;
+
+  beforeEach(async () => {
+    target = await BACKENDS[1].create();
+    store = target.store();
+    await store.start();
+  });
+
+  afterEach(() => target.cleanup());
+
+  it('are updated in place by sightings (HOT updates: no index entry per flush)', async () => {
+    await store.createDevice(newDevice());
+    for (let f = 1; f <= 5; f++) await store.recordSighting('dev-probe-01', { at: T0 + f, fCnt: f, location: { latitude: 52, longitude: 5, source: 'gateway', at: T0 + f } });
+    // A server process publishes its table statistics at the latest when it exits: close, then
+    // wait until all five updates are counted.
+    await store.close();
+    const stats = async () => (await target.sql("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'tts_devices'"))[0];
+    let row = await stats();
+    for (const deadline = Date.now() + 20_000; Number(row.upd) < 5 && Date.now() < deadline; row = await stats()) await new Promise((r) => setImmediate(r));
+    assert.equal(Number(row.upd), 5);
+    assert.equal(Number(row.hot), 5);
+  });
+});

@@ -22,7 +22,7 @@
 // readings), RSS with 100,000 provisioned devices, and a CPU profile of the pipeline under load
 // broken down by part.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -552,6 +552,8 @@ async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType
   const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
   if (!file) throw new Error('Node-RED wrote no CPU profile');
   const parts = breakdown(join(dir, file), from, to, uplinks);
+  // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look.
+  if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(dir, file), process.env.BENCH_PROFILE_OUT);
   await cleanUp(ctx);
   return { t, parts, uplinks };
 }

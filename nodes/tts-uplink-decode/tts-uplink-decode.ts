@@ -23,12 +23,22 @@ interface LastUplink {
 }
 
 
+function lastUplinkOf(input: UplinkInput): LastUplink {
+  return {
+    base64: Buffer.from(input.bytes as number[]).toString('base64'),
+    fPort: input.fPort ?? 0,
+    ...(input.recvTime ? { receivedAt: input.recvTime.toISOString() } : {}),
+    ...(input.decodedPayload ? { decodedPayload: input.decodedPayload } : {}),
+    ...(input.message ? { message: input.message } : {}),
+  };
+}
+
 function describeLine(line: number | undefined): string {
   return line === undefined ? '' : ` @${line}`;
 }
 
 export = (RED: NodeAPI): void => {
-  const lastUplinks = new Map<string, LastUplink>();
+  const lastUplinks = new Map<string, UplinkInput>();
   // Node setting → settings.js ttsUplinkDecodeTimeout → 100 ms (TTS's own limit).
   const settingTimeout = (): number => setting(RED, 'ttsUplinkDecodeTimeout');
 
@@ -77,13 +87,8 @@ export = (RED: NodeAPI): void => {
         const reason = errorMessage(err);
         throw fail(RED._('tts-uplink-decode.errors.input', { error: reason }), reason, { kind: 'input' });
       }
-      lastUplinks.set(node.id, {
-        base64: Buffer.from(input.bytes as number[]).toString('base64'),
-        fPort: input.fPort ?? 0,
-        ...(input.recvTime ? { receivedAt: input.recvTime.toISOString() } : {}),
-        ...(input.decodedPayload ? { decodedPayload: input.decodedPayload } : {}),
-        ...(input.message ? { message: input.message } : {}),
-      });
+      // Kept as it came; put into the dialog's form only when asked for.
+      lastUplinks.set(node.id, input);
 
       const outcome = await decoder.decode(input);
       for (const line of outcome.logs) node.log(line);
@@ -109,6 +114,7 @@ export = (RED: NodeAPI): void => {
 
     onClose(node, (removed) => {
       status.close();
+      decoder.close();
       if (removed) lastUplinks.delete(node.id);
     });
   }
@@ -127,11 +133,11 @@ export = (RED: NodeAPI): void => {
   });
 
   RED.httpAdmin.get('/tts/uplink-decode/:id/last-uplink', needsPermission(RED, 'tts-uplink-decode.read'), (req: Request, res: Response) => {
-    const last = lastUplinks.get(String(req.params.id));
-    if (!last) {
+    const input = lastUplinks.get(String(req.params.id));
+    if (!input) {
       sendError(res, new TtsError(RED._('tts-uplink-decode.test.no-uplink'), NOT_FOUND('no_uplink')));
       return;
     }
-    res.json(last);
+    res.json(lastUplinkOf(input));
   });
 };

@@ -1,5 +1,6 @@
 import { CayenneLppError, cayenneLpp } from './cayenne-lpp';
 import { CodecLoadError, CodecSandbox, type SandboxJob, type SandboxOptions } from './sandbox/sandbox';
+import { codecThread } from './sandbox/codec-thread';
 import type { Codec, CodecError, CodecOptions, DecodeResult, DownlinkDecodeInput, DownlinkEncodeInput, EncodeResult, ScriptForm, UplinkInput } from './types';
 
 export { CodecLoadError };
@@ -20,6 +21,7 @@ export function resolveOptions(options: CodecOptions = {}): SandboxOptions {
     freshScope: options.freshScope ?? true,
     maxOutputSize: options.maxOutputSize ?? DEFAULT_MAX_OUTPUT,
     batchSliceMs: Math.max(1, batchSliceMs),
+    watchdog: true,
   };
 }
 
@@ -47,7 +49,7 @@ export function createCodec(source: string, options: CodecOptions = {}): Codec {
     });
   }
   const has = (n: string): boolean => sandbox.functions.includes(n);
-  const queue = new BatchQueue(sandbox);
+  const queue = new BatchQueue(sandbox, source, resolved);
   return {
     form,
     capabilities: {
@@ -66,6 +68,7 @@ export function createCodec(source: string, options: CodecOptions = {}): Codec {
         return Promise.reject(err);
       }
     },
+    close: () => queue.close(),
   };
 }
 
@@ -85,18 +88,26 @@ function checkBytesInput<T extends { bytes: ArrayLike<number> }>(input: T): T {
 }
 
 /**
- * Collects the decodes queued during one event-loop turn and runs them as one job. Between
- * protected runs (a time slice used up, or a timeout) it yields with setImmediate, so the event
- * loop is never held longer than one run (≤ slice + timeout). Results keep the order of calls.
- * Per message it keeps only the input and the promise's resolve function, in two arrays that
- * become the job's input list as they are (no per-message record, no copying).
+ * Collects the decodes queued during one event-loop turn and runs them as one job in the codec
+ * thread (codec-thread.ts), registered there on the first decode. Results keep the order of calls,
+ * across jobs too. Where the thread cannot run the codec, the job runs here, in protected runs
+ * of one time slice each, yielding with setImmediate in between so the event loop is never held
+ * longer than one run (≤ slice + timeout).
  */
 class BatchQueue {
   private inputs: unknown[] = [];
   private resolvers: Array<(result: DecodeResult) => void> = [];
   private scheduled = false;
+  private threadId: number | undefined;
+  private closed = false;
+  /** Settles when the previous job's results have all been handed out. */
+  private previous: Promise<void> = Promise.resolve();
 
-  constructor(private readonly sandbox: CodecSandbox) {}
+  constructor(
+    private readonly sandbox: CodecSandbox,
+    private readonly source: string,
+    private readonly options: SandboxOptions,
+  ) {}
 
   push(input: unknown): Promise<DecodeResult> {
     this.inputs.push(input);
@@ -109,25 +120,36 @@ class BatchQueue {
     });
   }
 
+  close(): void {
+    this.closed = true;
+    if (this.threadId !== undefined) codecThread().unregister(this.threadId);
+    this.threadId = undefined;
+  }
+
   private readonly drain = (): void => {
+    this.scheduled = false;
     const inputs = this.inputs;
     const resolvers = this.resolvers;
     this.inputs = [];
     this.resolvers = [];
-    this.continueJob(this.sandbox.startJob('decodeUplink', inputs), resolvers, 0);
+    if (!this.closed && this.threadId === undefined) this.threadId = codecThread().register(this.source, this.options);
+    const answer = this.threadId === undefined ? Promise.resolve([]) : codecThread().run(this.threadId, 'decodeUplink', inputs);
+    const previous = this.previous;
+    this.previous = Promise.all([answer, previous]).then(([results]) => {
+      let i = 0;
+      for (; i < inputs.length && results[i] !== undefined; i++) resolvers[i](results[i] as DecodeResult);
+      if (i === inputs.length) return undefined;
+      return new Promise<void>((resolve) => this.runHere(this.sandbox.startJob('decodeUplink', inputs.slice(i)), resolvers.slice(i), 0, resolve));
+    });
   };
 
-  private continueJob(job: SandboxJob, resolvers: Array<(result: DecodeResult) => void>, resolved: number): void {
+  private runHere(job: SandboxJob, resolvers: Array<(result: DecodeResult) => void>, resolved: number, finished: () => void): void {
     const done = this.sandbox.runSlice(job);
     const upTo = done ? resolvers.length : job.runner.next;
     const results = job.results as DecodeResult[];
     for (let i = resolved; i < upTo; i++) resolvers[i](results[i]);
-    if (!done) {
-      setImmediate(() => this.continueJob(job, resolvers, upTo));
-      return;
-    }
-    if (this.inputs.length > 0) setImmediate(this.drain);
-    else this.scheduled = false;
+    if (done) finished();
+    else setImmediate(() => this.runHere(job, resolvers, upTo, finished));
   }
 }
 
@@ -157,6 +179,7 @@ function builtinCodec(form: 'cayennelpp' | 'passthrough', ops: Pick<Codec, 'deco
     ...ops,
     decodeUplinkBatch: (inputs) => inputs.map((i) => ops.decodeUplink(i)),
     decodeUplinkQueued: (input) => Promise.resolve(ops.decodeUplink(input)),
+    close: () => undefined,
   };
 }
 

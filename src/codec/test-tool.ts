@@ -111,13 +111,13 @@ function bytes(text: string, format: PayloadFormat): number[] {
   }
 }
 
-async function testUplink(request: CodecTestRequest, mode: DecoderMode, script: string, timeout: number, fPort: number, input: UplinkInput): Promise<CodecTestResponse> {
+function testUplink(request: CodecTestRequest, mode: DecoderMode, script: string, timeout: number, fPort: number, input: UplinkInput): CodecTestResponse {
   const decoder = new UplinkDecoder({ mode, script, timeout, filename: 'codec.js' });
   if (decoder.loadError) return fail(decoder.loadError.codecError, { direction: 'uplink' });
   if (request.decodedPayload && typeof request.decodedPayload === 'object') input.decodedPayload = request.decodedPayload as Record<string, unknown>;
   if (request.message && typeof request.message === 'object') input.message = request.message;
   const started = performance.now();
-  const outcome = await decoder.decode(input);
+  const outcome = decoder.decodeNow(input);
   const durationMs = performance.now() - started;
   const { decoder: used, ...result } = outcome;
   return { ok: result.errors.length === 0, form: used === 'script' ? decoder.form : used, decoder: used, direction: 'uplink', ...result, fPort, durationMs };

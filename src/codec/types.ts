@@ -63,6 +63,8 @@ export interface Codec {
   decodeDownlink(input: DownlinkDecodeInput): DecodeResult;
   /** Many inputs under as few protected runs as the time limit allows. */
   decodeUplinkBatch(inputs: UplinkInput[]): DecodeResult[];
-  /** Queues the input and decodes everything queued in the same event-loop turn in one batch. */
+  /** Queues the input and decodes everything queued in the same event-loop turn in one batch (in the codec thread). */
   decodeUplinkQueued(input: UplinkInput): Promise<DecodeResult>;
+  /** Frees what queued decodes hold (the script's copy in the codec thread). */
+  close(): void;
 }

@@ -86,14 +86,30 @@ export class UplinkDecoder {
     }
   }
 
-  /** Decodes one input (script decodes share protected runs with others of the same turn). */
+  close(): void {
+    this.script?.close();
+  }
+
+  /** Decodes one input (script decodes go to the codec thread, with the others of the same turn). */
   async decode(input: UplinkInput): Promise<DecodeOutcome> {
+    const outcome = this.withoutScript(input);
+    if (outcome) return outcome;
+    return { ...(await this.script!.decodeUplinkQueued(input)), decoder: 'script' };
+  }
+
+  /** Decodes one input here and now: for the edit dialog's test tool, whose timing the user reads. */
+  decodeNow(input: UplinkInput): DecodeOutcome {
+    return this.withoutScript(input) ?? { ...this.script!.decodeUplink(input), decoder: 'script' };
+  }
+
+  /** The outcome of every case but a loaded script's decode (undefined: the script decodes). */
+  private withoutScript(input: UplinkInput): DecodeOutcome | undefined {
     const mode = this.options.mode;
     const hasTtsDecode = input.decodedPayload !== undefined;
     if (mode === 'passthrough' || (mode === 'auto' && hasTtsDecode)) return { ...passthroughCodec.decodeUplink(input), decoder: 'passthrough' };
     if (mode === 'cayennelpp') return { ...cayenneLppCodec.decodeUplink(input), decoder: 'cayennelpp' };
     if (this.loadError) return failed(this.loadError.codecError, 'script');
-    if (this.script) return { ...(await this.script.decodeUplinkQueued(input)), decoder: 'script' };
+    if (this.script) return undefined;
     // auto without a script
     if (cayenneLpp.isLpp(input.bytes)) return { ...cayenneLppCodec.decodeUplink(input), decoder: 'cayennelpp' };
     return failed(

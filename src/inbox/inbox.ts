@@ -44,8 +44,15 @@ interface NodeFeed {
   reading: boolean;
 }
 
+// 16 hex digits like Node-RED's own ids: a random prefix per 2^32 messages, then a counter (the
+// randomBytes call per message cost more than the rest of tracking it).
+let idPrefix = randomBytes(4).toString('hex');
+let idCounter = 0;
+
 export function newMessageId(): string {
-  return randomBytes(8).toString('hex');
+  idCounter = (idCounter + 1) >>> 0;
+  if (idCounter === 0) idPrefix = randomBytes(4).toString('hex');
+  return idPrefix + idCounter.toString(16).padStart(8, '0');
 }
 
 /**

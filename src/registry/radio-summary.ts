@@ -19,6 +19,18 @@ export function durationMs(value: unknown): number | undefined {
  * version ids and the battery level when TTS reported one.
  */
 export function radioSummary(envelope: TtsEnvelope): RadioSummary {
+  // The device's metadata and the reading's radio column come from the same message object.
+  let summary = summaries.get(envelope);
+  if (!summary) {
+    summary = summarise(envelope);
+    summaries.set(envelope, summary);
+  }
+  return summary;
+}
+
+const summaries = new WeakMap<TtsEnvelope, RadioSummary>();
+
+function summarise(envelope: TtsEnvelope): RadioSummary {
   const gateways: GatewaySignal[] = (envelope.rx_metadata ?? []).map((m) => {
     const g: GatewaySignal = { gatewayId: m.gateway_ids?.gateway_id ?? m.gateway_ids?.eui ?? 'unknown' };
     const rssi = num(m.rssi ?? m.channel_rssi);

@@ -56,10 +56,11 @@ export async function readJsonBodyText(req: WebhookRequest, limit: number, timeo
   }
 
   const text = await readText(req, limit, timeoutMs);
-  if (text.trim() === '') throw new BodyError(400, 'empty_body', 'request body is empty');
   try {
     return { value: JSON.parse(text) as unknown, text };
   } catch (err) {
+    // Only a body that failed to parse is looked at again (no copy of every body to trim it).
+    if (text.trim() === '') throw new BodyError(400, 'empty_body', 'request body is empty');
     throw new BodyError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
 }

@@ -11,39 +11,59 @@ import { saveScreenshot, sharedBrowser, watchPageErrors } from '../helpers/brows
 // @flowfuse/node-red-dashboard, fed by a simulated application, opened at /dashboard.
 const EXAMPLE = readdirSync(join(REPO_ROOT, 'examples')).find((f) => f.startsWith('5 '))!;
 const TOKEN = 'dashboard-test-webhook-token-0123456789';
-// The charts' first series colour (#0095ff): its pixels are a drawn line and its points.
-const SERIES_RGB = [0x00, 0x95, 0xff];
-
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 /**
- * Installed in the page: pixels of the first series colour in the canvas of the chart whose
- * group title contains `label` (ECharts draws on a canvas: these pixels are its line and points).
+ * Installed in the page: per series colour, the pixels of that colour in the canvas of the chart
+ * whose group title contains `label`. ECharts draws on a canvas; axes, grid and labels are grey,
+ * so strongly coloured pixels are the series' lines and points. Which device gets which colour
+ * depends on whose reading came first, and a new point rescales the time axis (the other lines
+ * get shorter): a live point shows as its own series' colour growing.
  */
 function installPixelCounter(): void {
-  (window as unknown as { ttsSeriesPixels: (label: string, rgb: number[]) => number }).ttsSeriesPixels = (label, rgb) => {
+  (window as unknown as { ttsSeriesPixels: (label: string) => Record<string, number> }).ttsSeriesPixels = (label) => {
+    const counts: Record<string, number> = {};
     const charts = Array.from(document.querySelectorAll('.nrdb-ui-chart'));
     const chart = charts.find((el) => (el.closest('.nrdb-ui-group')?.textContent ?? '').includes(label));
     const canvas = chart?.querySelector('canvas');
-    if (!canvas || canvas.width === 0 || canvas.height === 0) return 0;
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return counts;
     const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    let count = 0;
     for (let i = 0; i < data.length; i += 4) {
-      if (Math.abs(data[i] - rgb[0]) < 8 && Math.abs(data[i + 1] - rgb[1]) < 8 && Math.abs(data[i + 2] - rgb[2]) < 8 && data[i + 3] > 200) count++;
+      const r = data[i], g = data[i + 1], b = data[i + 2];
+      if (data[i + 3] <= 200 || Math.max(r, g, b) - Math.min(r, g, b) <= 100) continue;
+      const colour = [r, g, b].map((c) => Math.round(c / 32)).join(',');
+      counts[colour] = (counts[colour] ?? 0) + 1;
     }
-    return count;
+    return counts;
   };
 }
 
-function seriesPixels(page: Page, label: string): Promise<number> {
-  return page.evaluate(([l, rgb]) => (window as unknown as { ttsSeriesPixels: (label: string, rgb: number[]) => number }).ttsSeriesPixels(l as string, rgb as number[]), [label, SERIES_RGB] as const);
+function seriesPixels(page: Page, label: string): Promise<Record<string, number>> {
+  return page.evaluate((l) => (window as unknown as { ttsSeriesPixels: (label: string) => Record<string, number> }).ttsSeriesPixels(l), label);
 }
 
-/** Waits until the chart shows more than `than` series pixels. */
+const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+
+/** Waits until the chart's series pixels number more than `than`. */
 async function waitForSeriesPixels(page: Page, label: string, than: number): Promise<void> {
   await page.waitForFunction(
-    ([l, rgb, t]) => (window as unknown as { ttsSeriesPixels: (label: string, rgb: number[]) => number }).ttsSeriesPixels(l as string, rgb as number[]) > (t as number),
-    [label, SERIES_RGB, than] as const,
+    ([l, t]) => {
+      const counts = (window as unknown as { ttsSeriesPixels: (label: string) => Record<string, number> }).ttsSeriesPixels(l as string);
+      return Object.values(counts).reduce((a, b) => a + b, 0) > (t as number);
+    },
+    [label, than] as const,
+    { timeout: 60_000 },
+  );
+}
+
+/** Waits until one series' colour has grown by more than `by` pixels over `before`. */
+async function waitForSeriesGrowth(page: Page, label: string, before: Record<string, number>, by: number): Promise<void> {
+  await page.waitForFunction(
+    ([l, was, grow]) => {
+      const now = (window as unknown as { ttsSeriesPixels: (label: string) => Record<string, number> }).ttsSeriesPixels(l as string);
+      return Object.entries(now).some(([colour, n]) => n - ((was as Record<string, number>)[colour] ?? 0) > (grow as number));
+    },
+    [label, before, by] as const,
     { timeout: 60_000 },
   );
 }
@@ -94,7 +114,7 @@ describe('the Dashboard 2.0 example in a real browser', function () {
     assert.match(await table.innerText(), /dashboard-device-01[\s\S]*online/);
     // The page view asked the buckets for their history: both charts draw it.
     for (const chart of ['Temperature', 'Humidity']) await waitForSeriesPixels(page, chart, 30);
-    const before = await seriesPixels(page, 'Temperature');
+    const before = total(await seriesPixels(page, 'Temperature'));
     assert.ok(before > 30, `temperature series pixels ${before}`);
     assert.deepEqual(problems, []);
   });
@@ -102,7 +122,7 @@ describe('the Dashboard 2.0 example in a real browser', function () {
   it('adds live points as readings arrive', async () => {
     const before = await seriesPixels(page, 'Temperature');
     for (let round = 0; round < 2; round++) await sim.sendUplink(sim.deviceIds()[0]);
-    await waitForSeriesPixels(page, 'Temperature', before);
+    await waitForSeriesGrowth(page, 'Temperature', before, 20);
     assert.deepEqual(problems, []);
   });
 

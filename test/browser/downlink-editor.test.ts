@@ -39,7 +39,8 @@ describe('tts-downlink edit dialog in a real browser', function () {
     red = new NodeRedProcess({
       flows: [
         { id: TAB, type: 'tab', label: 'downlink' },
-        { id: DOWNLINK, type: 'tts-downlink', z: TAB, name: '', profile: '', store: '', codec: 'script', device: '', rawFormat: 'auto', outcomeTimeout: '600', report: 'all', timeout: '100', x: 300, y: 100, wires: [[], []] },
+        // A saved limit well above what a busy CI machine needs: these tests are not about timing.
+        { id: DOWNLINK, type: 'tts-downlink', z: TAB, name: '', profile: '', store: '', codec: 'script', device: '', rawFormat: 'auto', outcomeTimeout: '600', report: 'all', timeout: '2000', x: 300, y: 100, wires: [[], []] },
       ],
       extraSettings: { ttsDownlinkEncodeTimeout: 250 },
     });
@@ -62,7 +63,7 @@ describe('tts-downlink edit dialog in a real browser', function () {
   });
 
   it('keeps a saved time limit, shows the ttsDownlinkEncodeTimeout setting as placeholder, and gives new nodes none', async () => {
-    assert.equal(await page.inputValue('#node-input-timeout'), '100');
+    assert.equal(await page.inputValue('#node-input-timeout'), '2000');
     assert.equal(await page.getAttribute('#node-input-timeout', 'placeholder'), '250');
     const fresh = await page.evaluate(() => (window as unknown as { RED: { nodes: { getType(t: string): { defaults: { timeout: { value: string } } } } } }).RED.nodes.getType('tts-downlink').defaults.timeout.value);
     assert.equal(fresh, '');

@@ -88,26 +88,6 @@ export async function waitForTraysAtRest(page: Page): Promise<void> {
 }
 
 /**
- * Types text into the focused Monaco editor line by line. Monaco auto-closes brackets and
- * auto-indents after Enter, so each line is inserted, anything Monaco added to its right is
- * removed, and the indentation Monaco adds after Enter is cleared before the next line.
- */
-export async function typeIntoMonaco(page: Page, text: string): Promise<void> {
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (i > 0) {
-      await page.keyboard.press('Enter');
-      await page.keyboard.press('Shift+Home');
-      await page.keyboard.press('Shift+Home');
-      await page.keyboard.press('Backspace');
-    }
-    if (lines[i] !== '') await page.keyboard.insertText(lines[i]);
-    await page.keyboard.press('Shift+End');
-    await page.keyboard.press('Delete');
-  }
-}
-
-/**
  * Starts a Node-RED process and opens its editor in a new context of the shared browser, with
  * page errors collected. Close `context` and stop the process in the suite's `after`.
  */
@@ -155,7 +135,17 @@ export async function replaceScript(page: Page, text: string): Promise<void> {
   await editor.click();
   await page.keyboard.press('Control+A');
   await page.keyboard.press('Delete');
-  await typeIntoMonaco(page, text);
+  // The text goes in as one edit, as a paste would: typed key by key, what Monaco adds (closing
+  // brackets, indentation after Enter, a suggestion taken by Enter) depends on the machine's speed.
+  const typed = await page.evaluate((value) => {
+    type Editor = { hasTextFocus(): boolean; getValue(): string; getModel(): { getFullModelRange(): unknown }; executeEdits(source: string, edits: Array<{ range: unknown; text: string }>): boolean };
+    const monaco = (window as unknown as { monaco: { editor: { getEditors(): Editor[] } } }).monaco;
+    const focused = monaco.editor.getEditors().find((e) => e.hasTextFocus());
+    if (!focused) return undefined;
+    focused.executeEdits('test', [{ range: focused.getModel().getFullModelRange(), text: value }]);
+    return focused.getValue();
+  }, text);
+  if (typed !== text) throw new Error(`Monaco holds other text than was put in:\n${String(typed)}\n--- expected ---\n${text}`);
 }
 
 /**

@@ -44,6 +44,12 @@ export interface SandboxOptions {
   freshScope: boolean;
   maxOutputSize: number;
   batchSliceMs: number;
+  /**
+   * Whether each protected run starts vm's watchdog (a thread per run: 60-250 µs, and now and
+   * then a spurious timeout on a busy machine). The codec thread runs without it: its parent
+   * watches the clock and ends the thread instead (codec-thread.ts).
+   */
+  watchdog: boolean;
 }
 
 /** Raised by the constructor when the script does not compile or its top level fails. */
@@ -159,7 +165,7 @@ export class CodecSandbox {
     this.job = job;
     this.jobTaken = false;
     try {
-      this.trampoline.runInContext(this.context, { timeout: this.options.batchSliceMs + this.options.timeout });
+      this.trampoline.runInContext(this.context, this.options.watchdog ? { timeout: this.options.batchSliceMs + this.options.timeout } : undefined);
     } catch (err) {
       const index = runner.current >= 0 ? runner.current : runner.next;
       if (job.results[index] === undefined) job.results[index] = this.failure(this.errorFromHostCatch(err), []);

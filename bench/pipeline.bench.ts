@@ -81,6 +81,8 @@ interface Target {
   p50: number[];
   p99: number[];
   notes: Set<string>;
+  /** Requests in flight in its closed-loop runs (default CONCURRENCY). */
+  concurrency?: number;
   /** Set when acknowledged rows never arrived: the target is not measured further. */
   failure?: string;
   /** Warnings and errors its Node-RED logged, for failure reports. */
@@ -213,7 +215,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const before = await t.rows();
   const cpu0 = cpuOf(t);
   const t0 = performance.now();
-  const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
+  const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
   const end = await drained(t, before + load.acked.length);
   const cpu = cpuOf(t) - cpu0;
@@ -441,9 +443,11 @@ async function sqlitePart(ctx: Context): Promise<SqliteResult> {
 interface PostgresResult {
   one: Target;
   two: Target;
+  /** The two instances with CONCURRENCY in flight each (the load per instance of `one`). */
+  twoEach: Target;
   /** The hand-built flow (SQLite) in the same Node-RED as `one`, measured in the same rounds. */
   hand: Target;
-  /** Devices of the two-instance fleet whose uplink count differs from their stored readings. */
+  /** Devices of the two-instance fleets whose uplink count differs from their stored readings. */
   counters: { devices: number; wrong: string[] };
 }
 
@@ -492,17 +496,26 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   // both update every device (row locks taken in turn, each instance's cached state overtaken).
   const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts, DEVICES - 1), d);
   two.problems = () => [...d.problems(), ...e.problems()];
+  const twoEach = withLog(target(`pipeline, PostgreSQL, 2 Node-RED, ${CONCURRENCY} in flight each`, two.urls, two.pids, 'pg3', rowCount.rows, counts, DEVICES - 1), d);
+  twoEach.problems = two.problems;
+  twoEach.concurrency = 2 * CONCURRENCY;
   const hand = withLog(target('hand-built core nodes (beside PostgreSQL)', [d.nodeUrl('/hand')], () => [d.pid!], 'hpg', sqliteRows(handFile, 'readings'), sqliteCounts(handFile, BARE_COUNT_SQL)), d);
-  for (const t of [one, two, hand]) await closedRun(t, t.fleet.size, false);
-  await alternate([one, two, hand], ROUNDS, (t) => t === one);
-  for (const t of [one, two, hand]) console.log(`  ${await verify(t)}`);
-  const counters = await deviceCounters(pg.adminUrl, 'pg2');
-  if (counters.wrong.length > 0) {
-    two.failure ??= `device uplink counts differ from the stored readings: ${counters.wrong.slice(0, 5).join('; ')}`;
-    console.log(`  FAILED ${two.name}: ${counters.wrong.length} of ${counters.devices} devices counted otherwise than stored (e.g. ${counters.wrong.slice(0, 3).join('; ')})`);
-  } else console.log(`  ${two.name}: every one of the ${fmt(counters.devices)} devices counted exactly its stored uplinks`);
+  const targets = [one, two, twoEach, hand];
+  for (const t of targets) await closedRun(t, t.fleet.size, false);
+  await alternate(targets, ROUNDS, (t) => t === one);
+  for (const t of targets) console.log(`  ${await verify(t)}`);
+  const counters = { devices: 0, wrong: [] as string[] };
+  for (const t of [two, twoEach]) {
+    const c = await deviceCounters(pg.adminUrl, t === two ? 'pg2' : 'pg3');
+    counters.devices += c.devices;
+    counters.wrong.push(...c.wrong);
+    if (c.wrong.length > 0) {
+      t.failure ??= `device uplink counts differ from the stored readings: ${c.wrong.slice(0, 5).join('; ')}`;
+      console.log(`  FAILED ${t.name}: ${c.wrong.length} of ${c.devices} devices counted otherwise than stored (e.g. ${c.wrong.slice(0, 3).join('; ')})`);
+    } else console.log(`  ${t.name}: every one of the ${fmt(c.devices)} devices counted exactly its stored uplinks`);
+  }
   await cleanUp(ctx);
-  return { one, two, hand, counters };
+  return { one, two, twoEach, hand, counters };
 }
 
 /** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks. */
@@ -566,7 +579,7 @@ export async function run(): Promise<void> {
     const pg = parts.has('pg') ? await postgresPart(ctx) : undefined;
     const big = parts.has('big') ? await bigPart(ctx) : undefined;
     const profile = parts.has('profile') ? await profilePart(ctx) : undefined;
-    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two, pg.hand] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
+    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two, pg.twoEach, pg.hand] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
 
     // ---- report (paste-ready) ------------------------------------------------------------------------
     const total = ((performance.now() - started) / 1000).toFixed(0);
@@ -574,7 +587,7 @@ export async function run(): Promise<void> {
     console.log(`\n--- paste into README (Performance) ---`);
     console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
     console.log(TABLE_HEAD);
-    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two, pg.hand] : [])]) console.log(row(t));
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two, pg.twoEach, pg.hand] : [])]) console.log(row(t));
     console.log('');
     if (sqlite) {
       const vsHand = ratio(sqlite.pipeline, sqlite.hand);
@@ -597,7 +610,8 @@ export async function run(): Promise<void> {
       console.log(`- PostgreSQL pipeline, 1 Node-RED / hand-built in the same Node-RED: ${vsHand.text}${sqlite ? ` (SQLite pipeline / hand-built above: ${ratio(sqlite.pipeline, sqlite.hand).text})` : ''}`);
       if (sqlite) console.log(`- PostgreSQL pipeline / SQLite pipeline (inbox on), round by round: ${ratio(pg.one, sqlite.pipeline).text}`);
       console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
-      console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices: ${goal(pg.counters.wrong.length === 0)}`);
+      console.log(`- PostgreSQL, 2 Node-RED with ${CONCURRENCY} in flight each / 1 with ${CONCURRENCY}: ${ratio(pg.twoEach, pg.one).text}`);
+      console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices (both fleets): ${goal(pg.counters.wrong.length === 0)}`);
     }
     if (profile) {
       const { parts: cpu, uplinks, t } = profile;

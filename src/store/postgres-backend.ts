@@ -64,6 +64,19 @@ function isPgDataError(err: unknown): boolean {
   return typeof code === 'string' && /^(22|23|42)/.test(code);
 }
 
+/**
+ * SQLSTATE 40P01 deadlock detected, 40001 serialization failure: the server rolled the
+ * transaction back and running it again is the remedy. A flush locks device rows in id order, but
+ * another instance's offline sweep or an admin update locks in its own order.
+ */
+function isPgRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/** Attempts of a flush's transaction before its failure counts (see isPgRetryable). */
+const TX_ATTEMPTS = 3;
+
 /** Statement names for pg: each connection prepares a named statement once, on its first use. */
 const statementNames = new Map<string, string>();
 function named(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
@@ -206,6 +219,16 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeBatchOnce(batch);
+      } catch (err) {
+        if (attempt >= TX_ATTEMPTS || !isPgRetryable(err)) throw err;
+      }
+    }
+  }
+
+  private async writeBatchOnce(batch: WriteBatch): Promise<WriteBatchResult> {
     const readings = batch.readings.ts.length > 0 ? batch.readings : undefined;
     // Readings alone: one statement is one transaction.
     if (batch.devices.length === 0) {

@@ -4,6 +4,7 @@ import { exportBucket } from '../../src/store/export';
 import { LATEST_VERSION } from '../../src/store/migrations';
 import type { TtsStore } from '../../src/store/store';
 import type { NewDevice } from '../../src/store/types';
+import { Client } from 'pg';
 import { BACKENDS, type TestTarget } from '../helpers/store-backends';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
@@ -396,5 +397,42 @@ describe('device rows on PostgreSQL', () => {
     for (const deadline = Date.now() + 20_000; Number(row.upd) < 5 && Date.now() < deadline; row = await stats()) await new Promise((r) => setImmediate(r));
     assert.equal(Number(row.upd), 5);
     assert.equal(Number(row.hot), 5);
+  });
+});
+
+describe('a flush on PostgreSQL chosen as the victim of a deadlock', () => {
+  let target: TestTarget;
+  let store: TtsStore;
+  let other: Client;
+
+  beforeEach(async () => {
+    target = await BACKENDS[1].create();
+    store = target.store();
+    await store.start();
+    other = new Client({ connectionString: target.location });
+    await other.connect();
+  });
+
+  afterEach(async () => {
+    await other.end();
+    await target.cleanup();
+  });
+
+  it('runs again and commits, the store staying ready', async () => {
+    for (const n of ['a', 'b']) await store.createDevice(newDevice({ id: `dev-${n}`, deviceId: `probe-${n}`, bucket: `bkt-${n}` }));
+    // Another session (an admin update, another instance's sweep) holds dev-b ...
+    await other.query("SET deadlock_timeout = '60s'");
+    await other.query('BEGIN');
+    await other.query("UPDATE tts_devices SET updated_at = updated_at WHERE id = 'dev-b'");
+    // ... while a flush locks dev-a, then waits for dev-b.
+    const sightings = Promise.all(['dev-a', 'dev-b'].map((id) => store.recordSighting(id, { at: T0 + 1, fCnt: 1 })));
+    const waiting = async () => (await target.sql("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))[0].n;
+    while (Number(await waiting()) === 0) await new Promise((r) => setImmediate(r));
+    // The other session now wants dev-a: a cycle. The flush, waiting longer, is rolled back (40P01).
+    await other.query("UPDATE tts_devices SET updated_at = updated_at WHERE id = 'dev-a'");
+    await other.query('COMMIT');
+    const results = await sightings;
+    assert.deepEqual(results.map((r) => r?.device.uplinkCount), [1, 1]);
+    assert.equal(store.state.status, 'ready');
   });
 });

@@ -22,11 +22,21 @@ import {
   type StoredReading,
 } from './types';
 
+const GATHER_MS = 2;
+// A queue this long already makes a transaction worth its cost: no waiting.
+const GATHER_BELOW = 64;
+
 export interface StoreOptions {
   /** Writes waiting for the store, at most (default 10,000 readings and as many device writes). Past it, writes fail with QueueFullError. */
   maxQueue?: number;
   /** Readings (and device writes) per transaction, at most (default 5,000). */
   batchSize?: number;
+  /**
+   * How long a small queue waits for more writes before its transaction, ms (default 2; 0 = the
+   * next turn of the event loop). A transaction's fixed cost (BEGIN, COMMIT, the pages a commit
+   * writes, a round trip to PostgreSQL) is then shared by the writes of a few milliseconds.
+   */
+  gatherMs?: number;
   /** First and longest wait between reconnect attempts, ms (default 500 and 30,000). */
   retryMin?: number;
   retryMax?: number;
@@ -80,6 +90,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export class TtsStore extends EventEmitter {
   private readonly maxQueue: number;
   private readonly batchSize: number;
+  private readonly gatherMs: number;
   private readonly retryMin: number;
   private readonly retryMax: number;
   private readonly retentionInterval: number;
@@ -107,6 +118,7 @@ export class TtsStore extends EventEmitter {
     super();
     this.maxQueue = options.maxQueue ?? 10_000;
     this.batchSize = options.batchSize ?? 5_000;
+    this.gatherMs = options.gatherMs ?? GATHER_MS;
     this.retryMin = options.retryMin ?? 500;
     this.retryMax = options.retryMax ?? 30_000;
     this.retentionInterval = options.retentionInterval ?? 60_000;
@@ -297,10 +309,12 @@ export class TtsStore extends EventEmitter {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.flushing || !this.opened) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    const run = (): void => {
       this.flushScheduled = false;
       void this.flush();
-    });
+    };
+    if (this.gatherMs > 0 && this.queue.length + this.queue.deviceLength < GATHER_BELOW) setTimeout(run, this.gatherMs);
+    else setImmediate(run);
   }
 
   /** Writes everything queued, batch by batch. Resolves when the queue is empty or the store failed. */

@@ -39,8 +39,9 @@ interface Job {
 export type Answer = Array<OperationResult | undefined>;
 
 const ENTRY = join(__dirname, 'codec-thread-entry.js');
-// A script that allocates without bound ends the thread, not Node-RED.
-const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 512 };
+// A script that allocates without bound ends the thread, not Node-RED. Decodes make short-lived
+// garbage only: a small young generation keeps the thread's share of RSS small.
+const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 8 };
 
 export class CodecThread {
   private worker: Worker | undefined;

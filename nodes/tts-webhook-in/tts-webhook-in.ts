@@ -117,22 +117,34 @@ export = (RED: NodeAPI): void => {
         rejected(res, outcome);
         return;
       }
+      const { envelope } = outcome;
       let seq: number | undefined;
+      let synced: Promise<void> | undefined;
       if (inboxReady) {
         try {
           inbox ??= await inboxReady;
-          seq = await inbox.accept(outcome.text, { node: this.id }, now);
+          ({ seq, synced } = inbox.acceptNow(outcome.text, { node: this.id }, now));
+        } catch (err) {
+          unavailable(res, err instanceof InboxUnavailableError ? err : new InboxUnavailableError((err as Error).message));
+          return;
+        }
+      }
+      // Into the flow while the disk write runs, so that the flow's work and the disk's overlap;
+      // the answer still waits for the write. (Should the disk fail now, TTS gets a 503 for a
+      // message the flow already has: at worst a message processed and reported as failed.)
+      downlinkTargets.remember(envelope.application_id, req.headers);
+      received += 1;
+      emit(envelope, seq);
+      ttsMessageBus.publish(envelope);
+      if (synced) {
+        try {
+          await synced;
         } catch (err) {
           unavailable(res, err instanceof InboxUnavailableError ? err : new InboxUnavailableError((err as Error).message));
           return;
         }
       }
       sendJson(res, 200, {});
-      const { envelope } = outcome;
-      downlinkTargets.remember(envelope.application_id, req.headers);
-      received += 1;
-      emit(envelope, seq);
-      ttsMessageBus.publish(envelope);
       logWebhookAccepted(envelope, outcome.profile.settings.id);
     };
 

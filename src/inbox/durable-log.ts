@@ -228,8 +228,22 @@ export class DurableLog {
 
   /** Records a message; resolves with its sequence number once it is synced to disk. */
   append(body: string, meta: EntryMeta, acceptedAt = Date.now()): Promise<number> {
-    if (this.closed) return Promise.reject(new Error('inbox is closed'));
-    if (this.failure) return Promise.reject(this.failure);
+    try {
+      const { seq, synced } = this.appendNow(body, meta, acceptedAt);
+      return synced.then(() => seq);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /**
+   * Records a message: its sequence number at once, and `synced`, which settles once it is on
+   * disk (rejects, and the entry is forgotten, when the write failed). Throws when the log is
+   * closed or has failed.
+   */
+  appendNow(body: string, meta: EntryMeta, acceptedAt = Date.now()): { seq: number; synced: Promise<void> } {
+    if (this.closed) throw new Error('inbox is closed');
+    if (this.failure) throw this.failure;
     const seq = this.nextSeq++;
     const { chunk, bodyAt, size } = acceptRecord(seq, acceptedAt, JSON.stringify(meta), body);
     const entry: Located = { ...meta, seq, acceptedAt, size, segment: undefined as unknown as Segment, offset: 0 };
@@ -239,13 +253,13 @@ export class DurableLog {
     this.group.chunks.push(chunk);
     const synced = this.nextSync();
     this.startWriting();
-    return synced.then(
-      () => seq,
-      (err: Error) => {
+    return {
+      seq,
+      synced: synced.catch((err: Error) => {
         this.forget(seq);
         throw err;
-      },
-    );
+      }),
+    };
   }
 
   /** Marks messages finished (written with the next group; no sync of their own). */

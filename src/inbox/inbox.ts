@@ -114,6 +114,17 @@ export class Inbox {
    * InboxUnavailableError when over a bound or when the disk failed.
    */
   async accept(body: string, meta: EntryMeta, acceptedAt = Date.now()): Promise<number> {
+    const { seq, synced } = this.acceptNow(body, meta, acceptedAt);
+    await synced;
+    return seq;
+  }
+
+  /**
+   * Records a message: its sequence number at once (so it can go into the flow while the disk
+   * write runs) and `synced`, which settles once it is durable and rejects with
+   * InboxUnavailableError when the disk failed. Throws InboxUnavailableError when over a bound.
+   */
+  acceptNow(body: string, meta: EntryMeta, acceptedAt = Date.now()): { seq: number; synced: Promise<void> } {
     if (this.log.error) throw new InboxUnavailableError(`inbox cannot write: ${this.log.error.message}`);
     if (this.log.unfinished >= this.maxMessages) {
       throw new InboxUnavailableError(`inbox holds ${this.log.unfinished} unfinished messages, its limit`);
@@ -121,11 +132,19 @@ export class Inbox {
     if (this.log.unfinishedBytes + Buffer.byteLength(body) > this.maxBytes) {
       throw new InboxUnavailableError(`inbox holds ${this.log.unfinishedBytes} bytes of unfinished messages, its limit is ${this.maxBytes}`);
     }
+    const unavailable = (err: unknown): InboxUnavailableError => new InboxUnavailableError(`inbox cannot write: ${(err as Error).message}`);
+    let appended: { seq: number; synced: Promise<void> };
     try {
-      return await this.log.append(body, meta, acceptedAt);
+      appended = this.log.appendNow(body, meta, acceptedAt);
     } catch (err) {
-      throw new InboxUnavailableError(`inbox cannot write: ${(err as Error).message}`);
+      throw unavailable(err);
     }
+    return {
+      seq: appended.seq,
+      synced: appended.synced.catch((err: unknown) => {
+        throw unavailable(err);
+      }),
+    };
   }
 
   /** Starts tracking a message about to be sent into the flow; call `sent` after send(). */

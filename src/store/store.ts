@@ -497,11 +497,26 @@ export class TtsStore extends EventEmitter {
   }
 
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
-    return (await this.backendReady()).getDevice(id);
+    const backend = await this.backendReady();
+    await this.devicesWritten();
+    return backend.getDevice(id);
   }
 
   async findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    return (await this.backendReady()).findDevice(applicationId, deviceId);
+    const backend = await this.backendReady();
+    await this.devicesWritten();
+    return backend.findDevice(applicationId, deviceId);
+  }
+
+  /**
+   * Device writes are behind: a message goes on as soon as its device is accepted, so the next
+   * node (a downlink for a device just created, say) may ask for a device whose creation is still
+   * queued. Reads of devices wait for the queued device writes, without the gather's delay.
+   */
+  private async devicesWritten(): Promise<void> {
+    if (this.queue.deviceLength === 0 && !this.flushing) return;
+    if (this.stateValue.status !== 'ready') return;
+    await this.flush();
   }
 
   /** A device's record with its state columns (what the registry keeps in memory). */

@@ -210,5 +210,23 @@ for (const kind of BACKENDS) {
       assert.equal(await registry.setDownlink(id, { a: 2 }), true);
       assert.deepEqual(await registry.getDownlink(id), { a: 2 });
     });
+
+    it('finds a device whose creation is still queued (the message went on before the commit)', async () => {
+      // A store that would wait 10 s before its transaction: the read must not wait for that.
+      const slow = target.store({ gatherMs: 10_000 });
+      await slow.start();
+      const behind = new DeviceRegistry(slow, { sweepInterval: 60_000 });
+      try {
+        const accepted = await behind.accept(uplink(), profile({ devicePrefix: 'q-' }), RECEIVED);
+        assert.equal(accepted.created, true);
+        assert.equal((await behind.getDevice('q-eui-70b3d57ed005a1b2'))?.deviceId, 'eui-70b3d57ed005a1b2');
+        assert.equal((await behind.findDevice('farm-sensors', 'eui-70b3d57ed005a1b2'))?.id, 'q-eui-70b3d57ed005a1b2');
+        // The read flushed the queue: the creation is committed now, not in 10 s.
+        assert.ok((await accepted.committed).some((e) => e.event === 'created'));
+      } finally {
+        await behind.close();
+        await slow.close();
+      }
+    });
   });
 }

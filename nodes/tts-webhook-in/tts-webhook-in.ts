@@ -92,7 +92,8 @@ export = (RED: NodeAPI): void => {
       );
     };
 
-    const unavailable = (res: ServerResponse, err: InboxUnavailableError): void => {
+    const unavailable = (res: ServerResponse, cause: unknown): void => {
+      const err = cause instanceof InboxUnavailableError ? cause : new InboxUnavailableError((cause as Error).message);
       sendJson(res, httpStatusOf(err), errorBody(codeOf(err), err.message), { 'Retry-After': RETRY_AFTER_SECONDS });
       status.error(`503 ${RED._('tts-webhook-in.status.inbox-unavailable')}`);
       logWebhookRefused({ status: 503, code: 'inbox_unavailable', message: err.message }, config.profile || undefined, path);
@@ -125,7 +126,7 @@ export = (RED: NodeAPI): void => {
           inbox ??= await inboxReady;
           ({ seq, synced } = inbox.acceptNow(outcome.text, { node: this.id }, now));
         } catch (err) {
-          unavailable(res, err instanceof InboxUnavailableError ? err : new InboxUnavailableError((err as Error).message));
+          unavailable(res, err);
           return;
         }
       }
@@ -140,7 +141,7 @@ export = (RED: NodeAPI): void => {
         try {
           await synced;
         } catch (err) {
-          unavailable(res, err instanceof InboxUnavailableError ? err : new InboxUnavailableError((err as Error).message));
+          unavailable(res, err);
           return;
         }
       }

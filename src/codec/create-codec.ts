@@ -1,6 +1,7 @@
 import { CayenneLppError, cayenneLpp } from './cayenne-lpp';
 import { CodecLoadError, CodecSandbox, type SandboxJob, type SandboxOptions } from './sandbox/sandbox';
 import { codecThread } from './sandbox/codec-thread';
+import { failedResult } from './sandbox/results';
 import type { Codec, CodecError, CodecOptions, DecodeResult, DownlinkDecodeInput, DownlinkEncodeInput, EncodeResult, ScriptForm, UplinkInput } from './types';
 
 export { CodecLoadError };
@@ -159,9 +160,7 @@ function ok<T extends object>(value: T): T & { warnings: string[]; errors: strin
   return { ...value, warnings: [], errors: [], logs: [] };
 }
 
-function failed(error: CodecError): DecodeResult & EncodeResult {
-  return { warnings: [], errors: [error.message], error, logs: [] };
-}
+const failed = (error: CodecError): DecodeResult & EncodeResult => failedResult(error);
 
 function guard<R>(fn: () => R): R | (DecodeResult & EncodeResult) {
   try {

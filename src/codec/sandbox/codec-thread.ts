@@ -6,7 +6,7 @@
 // input to a fresh thread. The decode work itself leaves the event loop too.
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import type { CodecError } from './results';
+import { failedResult, timeoutError, type CodecError } from './results';
 import type { Operation, OperationResult, SandboxOptions } from './sandbox';
 
 export type ThreadRequest =
@@ -45,7 +45,8 @@ const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb:
 
 export class CodecThread {
   private worker: Worker | undefined;
-  private progress = new Float64Array(new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
+  /** [job seq, input index, since (ms, 0 when idle)], written by the thread before each input. */
+  private progress = newProgress();
   private readonly codecs = new Map<number, Registered>();
   private readonly jobs = new Map<number, Job>();
   private nextId = 1;
@@ -98,7 +99,7 @@ export class CodecThread {
     const worker = new Worker(ENTRY, { resourceLimits: RESOURCE_LIMITS });
     this.started += 1;
     this.worker = worker;
-    this.progress = new Float64Array(new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
+    this.progress = newProgress();
     worker.postMessage({ t: 'init', progress: this.progress.buffer as SharedArrayBuffer } satisfies ThreadRequest);
     for (const [id, codec] of this.codecs) worker.postMessage({ t: 'load', id, source: codec.source, options: codec.options } satisfies ThreadRequest);
     worker.on('message', (reply: ThreadReply) => {
@@ -109,7 +110,7 @@ export class CodecThread {
     const lost = (reason: string): void => {
       if (worker !== this.worker) return;
       if (!(this.progress[2] > 0)) this.broken = true;
-      this.restart(`the codec thread stopped: ${reason}`, 'runtime');
+      this.restart({ kind: 'runtime', message: `the codec thread stopped: ${reason}` });
     };
     worker.on('error', (err) => lost(err.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));
@@ -125,15 +126,13 @@ export class CodecThread {
     if (this.jobs.size === 0) this.idle();
   }
 
-  /** Ends the thread; the input it was on gets `message`, everything outstanding goes to a new one. */
-  private restart(message: string, kind: CodecError['kind']): void {
-    const worker = this.worker;
+  /** Ends the thread; the input it was on fails with `error`, everything outstanding goes to a new one. */
+  private restart(error: CodecError): void {
     const [seq, index, since] = this.progress;
-    this.worker = undefined;
-    if (worker) void worker.terminate();
+    this.stopWorker();
     const current = since > 0 ? this.jobs.get(seq) : undefined;
     if (current && index >= current.from && index < current.inputs.length) {
-      current.results[index] = { warnings: [], errors: [message], error: { kind, message }, logs: [] };
+      current.results[index] = failedResult(error);
       current.from = index + 1;
     }
     for (const job of [...this.jobs.values()]) {
@@ -168,7 +167,7 @@ export class CodecThread {
     if (!job) return;
     const limit = this.codecs.get(job.id)?.options.timeout ?? 100;
     if (performance.timeOrigin + performance.now() - since <= limit) return;
-    this.restart(`the script did not finish within ${limit} ms`, 'timeout');
+    this.restart(timeoutError(limit));
   }
 
   private idle(): void {
@@ -183,6 +182,10 @@ export class CodecThread {
     this.worker = undefined;
     if (worker) void worker.terminate();
   }
+}
+
+function newProgress(): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
 }
 
 let shared: CodecThread | undefined;

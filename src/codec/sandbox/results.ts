@@ -32,6 +32,16 @@ export interface DecodeResult extends ResultBase {
   data?: Record<string, unknown>;
 }
 
+/** The error of a call that ran past its time limit. */
+export function timeoutError(limitMs: number): CodecError {
+  return { kind: 'timeout', message: `the script did not finish within ${limitMs} ms` };
+}
+
+/** A failed call's result: the error is its one `errors` entry. */
+export function failedResult(error: CodecError): ResultBase {
+  return { warnings: [], errors: [error.message], error, logs: [] };
+}
+
 export interface EncodeResult extends ResultBase {
   bytes?: number[];
   fPort?: number;

@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import type { CodecError, DecodeResult, EncodeResult } from './results';
+import { timeoutError, type CodecError, type DecodeResult, type EncodeResult } from './results';
 import { createBufferShim } from './buffer-shim';
 import { describePosition, positionFromStack, positionFromSyntaxError } from './error-location';
 import { exportBytes, exportObject, exportStringList, OutputError, type ExportBudget } from './export-value';
@@ -260,7 +260,7 @@ export class CodecSandbox {
 
   /** An exception that escaped the runner: the watchdog, or something the runner could not catch. */
   private errorFromHostCatch(err: unknown): CodecError {
-    if (isTimeout(err)) return { kind: 'timeout', message: `the script did not finish within ${this.options.timeout} ms` };
+    if (isTimeout(err)) return timeoutError(this.options.timeout);
     return this.errorFromSandbox(describeThrown(err));
   }
 

@@ -36,7 +36,7 @@ import { startThrowawayServer } from '../test/helpers/postgres';
 import { BARE_COUNT_SQL } from './bare-server';
 import { breakdown, BUCKETS } from './cpu-profile';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
-import { cpuMicros, rssMB } from './proc-stats';
+import { cpuMicros, rssMB, threadCpuMicros } from './proc-stats';
 
 const TOKEN = 'bench-webhook-token-0123456789abcdef';
 const APPLICATION = 'bench-app';
@@ -77,6 +77,8 @@ interface Target {
   acked: Uplink[];
   rates: number[];
   cpu: number[];
+  /** Of which the main threads' (event loops'): what caps a Node process's throughput. */
+  mainCpu: number[];
   rss: number[];
   p50: number[];
   p99: number[];
@@ -100,6 +102,7 @@ function target(name: string, urls: string[], pids: () => number[], prefix: stri
     acked: [],
     rates: [],
     cpu: [],
+    mainCpu: [],
     rss: [],
     p50: [],
     p99: [],
@@ -166,6 +169,7 @@ function postgresRows(url: string): { rows: () => Promise<number>; end: () => Pr
 }
 
 const cpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicros(pid), 0);
+const mainCpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicros(pid, pid), 0);
 const rssOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + rssMB(pid), 0);
 
 /**
@@ -214,16 +218,19 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const uplinks = t.fleet.take(count);
   const before = await t.rows();
   const cpu0 = cpuOf(t);
+  const main0 = mainCpuOf(t);
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
   const end = await drained(t, before + load.acked.length);
   const cpu = cpuOf(t) - cpu0;
+  const main = mainCpuOf(t) - main0;
   noteRefusals(t, load.refused, load.unsent);
   const rate = load.acked.length / ((end - t0) / 1000);
   if (record) {
     t.rates.push(rate);
     t.cpu.push(cpu / load.acked.length);
+    t.mainCpu.push(main / load.acked.length);
     t.rss.push(rssOf(t));
   }
   return rate;
@@ -269,10 +276,10 @@ async function verify(t: Target): Promise<string> {
 
 function row(t: Target): string {
   const latency = t.p50.length > 0 ? `${fmt(median(t.p50), 1)} / ${fmt(median(t.p99), 1)}` : '–';
-  return `| ${t.name} | ${fmt(median(t.rates))} | ${latency} | ${fmt(median(t.cpu))} | ${fmt(median(t.rss))} |`;
+  return `| ${t.name} | ${fmt(median(t.rates))} | ${latency} | ${fmt(median(t.cpu))} | ${fmt(median(t.mainCpu))} | ${fmt(median(t.rss))} |`;
 }
 
-const TABLE_HEAD = `| variant | uplinks/s (concurrency ${CONCURRENCY}) | ack p50 / p99 ms at ${fmt(OPEN_RATE)}/s | CPU µs per uplink | RSS MB |\n|---|---:|---:|---:|---:|`;
+const TABLE_HEAD = `| variant | uplinks/s (concurrency ${CONCURRENCY}) | ack p50 / p99 ms at ${fmt(OPEN_RATE)}/s | CPU µs per uplink | of which main thread | RSS MB |\n|---|---:|---:|---:|---:|---:|`;
 
 /** Per-round ratio of two targets' rates, median and range. */
 function ratio(a: Target, b: Target): { median: number; text: string } {
@@ -538,27 +545,31 @@ async function bigPart(ctx: Context): Promise<{ idle: number; t: Target }> {
 }
 
 /** A --cpu-prof profile of the pipeline's Node-RED under closed-loop load, broken down. */
-async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType<typeof breakdown>; uplinks: number }> {
+async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType<typeof breakdown>; uplinks: number; threads: Array<[string, number]> }> {
   console.log(`CPU profile of the pipeline under load (--cpu-prof) [${ctx.elapsed()}]`);
   const dir = join(ctx.work, 'profile');
-  const g = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const g = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], settings: process.env.BENCH_PROFILE_INBOX === 'off' ? { ttsInbox: false } : undefined });
   ctx.cleanups.push(() => g.stop());
   const t = sqliteTarget('profiled pipeline', g, 'prof');
   await closedRun(t, DEVICES, false);
   const from = Number(process.hrtime.bigint() / 1000n);
   const before = t.acked.length;
+  const threadsBefore = threadCpuMicros(g.pid!);
   await closedRun(t, CLOSED);
+  const threadsAfter = threadCpuMicros(g.pid!);
   const to = Number(process.hrtime.bigint() / 1000n);
   const uplinks = t.acked.length - before;
+  const threads = [...threadsAfter].map(([kind, us]) => [kind, (us - (threadsBefore.get(kind) ?? 0)) / uplinks] as [string, number]).filter(([, us]) => us > 0).sort((a, b) => b[1] - a[1]);
   console.log(`  ${await verify(t)}`);
   await g.kill('SIGINT');
   const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
   if (!file) throw new Error('Node-RED wrote no CPU profile');
   const parts = breakdown(join(dir, file), from, to, uplinks);
-  // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look.
+  // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look;
+  // BENCH_PROFILE_INBOX=off profiles the pipeline with durable acceptance off, for a comparison.
   if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(dir, file), process.env.BENCH_PROFILE_OUT);
   await cleanUp(ctx);
-  return { t, parts, uplinks };
+  return { t, parts, uplinks, threads };
 }
 
 /** BENCH_PARTS=sqlite,pg,big,profile selects parts (default: all). */
@@ -617,13 +628,16 @@ export async function run(): Promise<void> {
       console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices (both fleets): ${goal(pg.counters.wrong.length === 0)}`);
     }
     if (profile) {
-      const { parts: cpu, uplinks, t } = profile;
-      const us = median(t.cpu);
-      console.log(`\nCPU per uplink in the pipeline's Node-RED process: shares of a --cpu-prof profile (${fmt(cpu.samples)} samples over ${fmt(uplinks)} uplinks at concurrency ${CONCURRENCY}${cpu.wholeProfile ? ', WHOLE profile: the load window matched no sample' : ''}) times the CPU time /proc measured (${fmt(us)} µs per uplink):\n`);
+      const { parts: cpu, uplinks, t, threads } = profile;
+      // The profile samples the event loop's thread only: its shares split that thread's CPU time.
+      const main = threads.find(([kind]) => kind === 'main thread')?.[1] ?? NaN;
+      const others = threads.filter(([kind]) => kind !== 'main thread');
+      console.log(`\nCPU per uplink in the pipeline's Node-RED process (${fmt(median(t.cpu))} µs in all threads, from /proc). The main thread's ${fmt(main)} µs split by the shares of a --cpu-prof profile (${fmt(cpu.samples)} samples over ${fmt(uplinks)} uplinks at concurrency ${CONCURRENCY}${cpu.wholeProfile ? ', WHOLE profile: the load window matched no sample' : ''}):\n`);
       console.log('| where | µs per uplink | share |\n|---|---:|---:|');
-      for (const bucket of BUCKETS) console.log(`| ${bucket} | ${fmt(cpu.share[bucket] * us)} | ${fmt(cpu.share[bucket] * 100)} % |`);
-      console.log(`| total | ${fmt(us)} | |`);
-      console.log(`\nlargest parts of "rest": ${cpu.restTop.map(([label, share]) => `${label} ${fmt(share * us)} µs`).join(', ')}`);
+      for (const bucket of BUCKETS) console.log(`| ${bucket} | ${fmt(cpu.share[bucket] * main)} | ${fmt(cpu.share[bucket] * 100)} % |`);
+      console.log(`| main thread | ${fmt(main)} | |`);
+      for (const [kind, us] of others) console.log(`| other threads: ${kind} | ${fmt(us)} | |`);
+      console.log(`\nlargest parts of "rest": ${cpu.restTop.map(([label, share]) => `${label} ${fmt(share * main)} µs`).join(', ')}`);
     }
     console.log(`--- end (pipeline bench: ${total} s) ---`);
     const failed = all.filter((t) => t.failure);

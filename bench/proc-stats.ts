@@ -1,17 +1,39 @@
 // CPU time and resident memory of another process, from /proc (Linux).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (getconf CLK_TCK: 100 on Linux). */
 const CLOCK_TICKS = 100;
 
-/** User + system CPU time the process has used so far, in µs (10 ms resolution). */
-export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function statCpuMicros(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
   // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return ((utime + stime) * 1_000_000) / CLOCK_TICKS;
+}
+
+/** User + system CPU time the process (or its thread `tid`) has used so far, in µs (10 ms resolution). */
+export function cpuMicros(pid: number, tid?: number): number {
+  return statCpuMicros(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`);
+}
+
+/**
+ * CPU time so far per thread kind: the main thread (the event loop) apart from the others,
+ * which are grouped by name (libuv's pool, V8's helpers, worker threads...). Threads that ended
+ * are not counted: compare two readings of long-lived threads only.
+ */
+export function threadCpuMicros(pid: number): Map<string, number> {
+  const byKind = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const kind = Number(tid) === pid ? 'main thread' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      byKind.set(kind, (byKind.get(kind) ?? 0) + cpuMicros(pid, Number(tid)));
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byKind;
 }
 
 /** Resident set size in MB. */

@@ -3,7 +3,8 @@
 // process's memory is made of to `<n>.json` (n counting from 1), before and,
 // when the process runs with --expose-gc, after a full collection (live data against garbage not
 // yet collected). With BENCH_MEMORY_SAMPLING=1 a sampling heap profile runs from start and each
-// probe also writes the allocation sites of what is live (`<n>.heapprofile`).
+// probe also writes the allocation sites of what is live (`<n>.heapprofile`); =promoted adds
+// what outlived the young generation and a full collection freed since.
 import { existsSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -57,10 +58,13 @@ const dir = process.env.BENCH_MEMORY_DIR;
 if (dir && isMainThread) {
   let n = 0;
   const session = new Session();
-  const sampling = process.env.BENCH_MEMORY_SAMPLING === '1';
+  // `promoted`: also what a full collection freed (objects that outlived the young generation:
+  // the garbage that grows the old space), not only what is live.
+  const mode = process.env.BENCH_MEMORY_SAMPLING;
+  const sampling = mode === '1' || mode === 'promoted';
   if (sampling) {
     session.connect();
-    session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+    session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: mode === 'promoted' } as object);
   }
   const write = (name: string, text: string): void => {
     // Written whole, then renamed: the bench waits for the name to appear.
@@ -78,7 +82,8 @@ if (dir && isMainThread) {
     const done = (): void => write(`${id}.json`, JSON.stringify({ before, after }));
     if (!sampling) return done();
     session.post('HeapProfiler.getSamplingProfile', (err, result) => {
-      if (!err) write(`${id}.heapprofile`, JSON.stringify(result.profile));
+      if (err) process.emitWarning(`memory probe: no heap profile: ${err.message}`);
+      else write(`${id}.heapprofile`, JSON.stringify(result.profile));
       done();
     });
   };

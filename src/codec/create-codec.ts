@@ -90,17 +90,21 @@ function checkBytesInput<T extends { bytes: ArrayLike<number> }>(input: T): T {
 
 /**
  * Collects queued decodes and runs them as one job in the codec thread (codec-thread.ts),
- * registered there on the first decode: those of one event-loop turn, and while a job is out,
- * all that arrive until it is answered (a round trip to the thread costs the event loop ~12 µs
- * here, more than a decode: one job at a time makes them fewer as the load grows). Results keep
- * the order of calls. Where the thread cannot run the codec, the job runs here, in protected runs
+ * registered there on the first decode. A round trip to the thread costs the event loop ~12 µs
+ * here, more than a decode, so jobs are made fewer: a decode that finds the thread idle waits up
+ * to QUEUE_GATHER_MS for others (not when QUEUE_GATHER_BELOW are queued), and while a job is out,
+ * all that arrive go as the next job once it is answered. Results keep the order of calls. Where the thread cannot run the codec, the job runs here, in protected runs
  * of one time slice each, yielding with setImmediate in between so the event loop is never held
  * longer than one run (≤ slice + timeout).
  */
+const QUEUE_GATHER_MS = 1;
+const QUEUE_GATHER_BELOW = 16;
+
 class BatchQueue {
   private inputs: unknown[] = [];
   private resolvers: Array<(result: DecodeResult) => void> = [];
   private scheduled = false;
+  private gather: NodeJS.Timeout | undefined;
   /** A job is out: inputs wait for its answer and go as the next one. */
   private busy = false;
   private threadId: number | undefined;
@@ -127,12 +131,28 @@ class BatchQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.busy || this.inputs.length === 0) return;
+    if (this.busy || this.inputs.length === 0) return;
+    if (this.inputs.length >= QUEUE_GATHER_BELOW) {
+      if (this.gather) {
+        clearTimeout(this.gather);
+        this.gather = undefined;
+        this.scheduled = false;
+      }
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.drain);
+      }
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.drain);
+    this.gather = setTimeout(this.drain, QUEUE_GATHER_MS);
   }
 
   private readonly drain = (): void => {
+    if (this.gather) clearTimeout(this.gather);
+    this.gather = undefined;
+    if (!this.scheduled) return;
     this.scheduled = false;
     this.busy = true;
     const inputs = this.inputs;

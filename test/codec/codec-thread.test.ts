@@ -79,12 +79,17 @@ describe('codec thread: queued decodes off the event loop', () => {
       // The looping input keeps its job out until its limit: the next ones, each queued in an
       // event-loop turn of its own, wait for it and go together.
       const calls = [codec.decodeUplinkQueued({ bytes: [], fPort: 9 })];
+      while (run.callCount < 2) await new Promise((resolve) => setTimeout(resolve, 1));
       for (const fPort of [2, 3, 4, 5]) {
         await nextTurn();
         calls.push(codec.decodeUplinkQueued({ bytes: [], fPort }));
       }
       assert.deepEqual((await Promise.all(calls)).map(portOf), ['timeout', 2, 3, 4, 5]);
       assert.deepEqual(run.getCalls().map((call) => call.args[2].length), [1, 1, 4]);
+      // Everything queued in one turn goes as one job.
+      const full = await Promise.all(Array.from({ length: 20 }, (_, i) => codec.decodeUplinkQueued({ bytes: [], fPort: 10 + i })));
+      assert.deepEqual(full.map(portOf), Array.from({ length: 20 }, (_, i) => 10 + i));
+      assert.deepEqual(run.getCalls().slice(3).map((call) => call.args[2].length), [20]);
     } finally {
       run.restore();
       codec.close();

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RetentionBucket } from './backend';
 import { SqliteBackend } from './sqlite-backend';
-import { batchFromWire, toWireError, type ThreadAnswer, type ThreadCall, type ThreadInput } from './sqlite-thread-wire';
+import { batchFromWire, resultToWire, toWireError, type ThreadAnswer, type ThreadCall, type ThreadInput } from './sqlite-thread-wire';
 
 const port = parentPort;
 if (!port) throw new Error('sqlite-thread-entry runs in a worker thread');
@@ -20,7 +20,7 @@ function answer(call: ThreadCall): Promise<unknown> {
   const a = call.a as never[];
   switch (call.m) {
     case 'writeBatch':
-      return backend.writeBatch(batchFromWire(a[0]));
+      return backend.writeBatch(batchFromWire(a[0])).then(resultToWire);
     case 'retentionBuckets':
       return retention((run) => run.buckets());
     case 'retentionTrim':

@@ -2,7 +2,7 @@
 // sqlite-thread-entry.ts): the calls, their answers, and the two things structured clone cannot
 // carry as they are: errors (their code and whether they refuse data) and a sighting's move rule
 // (a function, sent by its name in MOVE_RULES).
-import type { DeviceWrite, StoreBackend, WriteBatch } from './backend';
+import type { DeviceWrite, StoreBackend, WriteBatch, WriteBatchResult } from './backend';
 import { StoreDataError } from './errors';
 import { MOVE_RULES } from './location-move';
 import type { DeviceSighting, LocationRecord } from './types';
@@ -125,4 +125,25 @@ export function batchFromWire(batch: WriteBatch): WriteBatch {
     if (typeof moved === 'string') w.sighting!.moved = MOVE_RULES[moved];
   }
   return batch;
+}
+
+/** A batch's answer on the wire: a radio summary in an effect is always its sighting's own, so it is not sent back. */
+export interface WireBatchResult extends WriteBatchResult {
+  /** The device writes whose effect carried their sighting's radio summary. */
+  withMetadata: number[];
+}
+
+export function resultToWire(result: WriteBatchResult): WireBatchResult {
+  const withMetadata: number[] = [];
+  result.devices.forEach((d, i) => {
+    if (d.effect?.metadata === undefined) return;
+    d.effect.metadata = undefined;
+    withMetadata.push(i);
+  });
+  return { devices: result.devices, withMetadata };
+}
+
+export function resultFromWire(wire: WireBatchResult, batch: WriteBatch): WriteBatchResult {
+  for (const i of wire.withMetadata) wire.devices[i].effect!.metadata = batch.devices[i].sighting!.metadata;
+  return { devices: wire.devices };
 }

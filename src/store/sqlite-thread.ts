@@ -18,10 +18,12 @@ import {
   batchToWire,
   fromWireError,
   jsonCopy,
+  resultFromWire,
   type ThreadAnswer,
   type ThreadCall,
   type ThreadInput,
   type ThreadMethod,
+  type WireBatchResult,
 } from './sqlite-thread-wire';
 import type { BucketRecord, BucketStats, DeviceRecord, ReadingCursor, ReadingQuery, Retention, StoredReading } from './types';
 
@@ -187,7 +189,7 @@ export class SqliteThreadBackend implements StoreBackend {
 
   async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
     if (this.inline) return this.inline.writeBatch(batch);
-    return (await this.call('writeBatch', [batchToWire(batch)])) as WriteBatchResult;
+    return resultFromWire((await this.call('writeBatch', [batchToWire(batch)])) as WireBatchResult, batch);
   }
 
   queryReadings(bucketKey: number, query: ReadingQuery & { limit: number }): Promise<{ rows: StoredReading[]; last?: ReadingCursor }> {

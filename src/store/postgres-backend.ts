@@ -111,6 +111,10 @@ export class PostgresBackend implements StoreBackend {
         types: parseTypes,
         connectionTimeoutMillis: 5000,
         idleTimeoutMillis: 30_000,
+        // Statements issued together go out together (each with its own Sync, so one's error does
+        // not swallow the next's answer): a flush's BEGIN and row locks travel in one round trip,
+        // its update and COMMIT in another. Awaited one by one, a query behaves as without it.
+        pipeline: true,
       });
       // An 'error' event without a listener is an uncaught exception that ends Node-RED. pg emits
       // one on the pool for idle clients and on a client for a connection lost while it is in use
@@ -235,14 +239,36 @@ export class PostgresBackend implements StoreBackend {
       if (readings) await this.db.query(insertReadingsQuery(readings));
       return { devices: [] };
     }
-    // Round trips are what a flush waits for (each needs a turn of a busy event loop): the
-    // device states and the readings go in one statement.
-    return this.tx(async (c) => {
-      const { results, changes, now } = await lockAndApply(c, batch.devices);
-      if (changes.length > 0) await c.query(updateStatesQuery(changes, now, readings));
-      else if (readings) await c.query(insertReadingsQuery(readings));
+    // What a flush costs beyond its rows is its statements' trips: each is a socket write and a
+    // read in Node (a busy event loop's turn) and a wake-up of the server's backend. Statements
+    // that need no answer in between go out in one write: BEGIN with the row locks, the device
+    // states and readings (one statement) with COMMIT. The rows stay locked for one trip.
+    const { client: c, release } = await this.checkout();
+    let broken = false;
+    try {
+      const { created, alias } = await createDevices(c, batch.devices);
+      const lock = named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [lockOrder(batch.devices, alias)]);
+      const [, locked] = await Promise.all(together(c, () => [created.begun ? undefined : c.query('BEGIN'), c.query<DeviceStateRow>(lock)]));
+      const states = new Map<string, DeviceState>();
+      for (const row of locked.rows) states.set(row.id, stateFromRow(row));
+      const now = Date.now();
+      const { results, changes } = applyDeviceWrites(batch.devices, states, created.ids, alias, now);
+      const write = changes.length > 0 ? updateStatesQuery(changes, now, readings) : readings ? insertReadingsQuery(readings) : undefined;
+      // Both answers awaited: after a failed write COMMIT only ends the failed transaction.
+      const [written, committed] = await Promise.allSettled(together(c, () => [write && c.query(write), c.query('COMMIT')]));
+      if (written.status === 'rejected') throw written.reason;
+      if (committed.status === 'rejected') throw committed.reason;
       return { devices: results };
-    });
+    } catch (err) {
+      try {
+        await c.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
+      }
+      throw err;
+    } finally {
+      release(broken);
+    }
   }
 
   async setDownlink(id: string, value: unknown, at: number): Promise<boolean> {
@@ -477,30 +503,40 @@ function updateStatesQuery(changes: DeviceChange[], now: number, readings?: Read
 }
 
 /**
- * The device part of a flush up to its update (see StoreBackend.writeBatch): creates the new
- * devices, locks the rows of all, and applies the writes to them.
+ * Statements issued by `issue` (the pool's clients pipeline: each goes out at once) leave in one
+ * socket write instead of one each.
  */
-async function lockAndApply(c: PoolClient, writes: readonly DeviceWrite[]): Promise<ReturnType<typeof applyDeviceWrites> & { now: number }> {
-  const created = new Set<string>();
+function together<T>(c: PoolClient, issue: () => T): T {
+  const stream = c.connection.stream;
+  stream.cork();
+  try {
+    return issue();
+  } finally {
+    stream.uncork();
+  }
+}
+
+/**
+ * Inserts the batch's new devices (and buckets), in id order like the row locks after them: two
+ * instances creating the same devices wait for each other instead of deadlocking (the insert locks
+ * the new key, the bucket upsert the bucket row). Starts the transaction when there are any.
+ * `created.ids`: the devices this transaction inserted; `alias`: a wanted id to the id the same TTS
+ * device already has.
+ */
+async function createDevices(c: PoolClient, writes: readonly DeviceWrite[]): Promise<{ created: { ids: Set<string>; begun: boolean }; alias: Map<string, string> }> {
+  const created = { ids: new Set<string>(), begun: false };
   const alias = new Map<string, string>();
-  // New devices in id order, like the row locks after them: two instances creating the same
-  // devices wait for each other instead of deadlocking (the insert locks the new key, the bucket
-  // upsert the bucket row).
   const creations = new Map<string, NewDevice>();
   for (const w of writes) if (w.create && !creations.has(w.id)) creations.set(w.id, w.create);
+  if (creations.size === 0) return { created, alias };
+  await c.query('BEGIN');
+  created.begun = true;
   for (const id of [...creations.keys()].sort()) {
     const other = await insertDevice(c, creations.get(id)!);
-    if (other === undefined) created.add(id);
+    if (other === undefined) created.ids.add(id);
     else if (other !== id) alias.set(id, other);
   }
-  const ids = lockOrder(writes, alias);
-  const r = await c.query<DeviceStateRow>(
-    named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]),
-  );
-  const states = new Map<string, DeviceState>();
-  for (const row of r.rows) states.set(row.id, stateFromRow(row));
-  const now = Date.now();
-  return { ...applyDeviceWrites(writes, states, created, alias, now), now };
+  return { created, alias };
 }
 
 /** Inserts a device and its bucket; undefined when inserted, else the id the TTS device already has. */

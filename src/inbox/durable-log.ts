@@ -42,7 +42,17 @@ export interface LogOptions {
   segmentBytes?: number;
   /** How long finish records may wait for a group when nothing is appended (default 200 ms). */
   finishDelayMs?: number;
+  /**
+   * How long an append that finds the disk idle waits for others to share its write (default
+   * 1 ms; 0 writes at once). A write costs the event loop ~20 µs here, whatever its size: at a
+   * few thousand uplinks/s this makes groups of several instead of one. Appends that arrive
+   * while a write runs go with the next write as soon as it is done, without waiting.
+   */
+  gatherMs?: number;
 }
+
+// A group this large already shares a write well: no waiting.
+const GATHER_BELOW = 32;
 
 interface Segment {
   first: number;
@@ -128,6 +138,7 @@ async function syncDirectory(directory: string): Promise<void> {
 export class DurableLog {
   private readonly segmentBytes: number;
   private readonly finishDelayMs: number;
+  private readonly gatherMs: number;
   /** Oldest first; the last one is written to. */
   private readonly segments: Segment[] = [];
   private readonly entries = new Map<number, Located>();
@@ -135,6 +146,8 @@ export class DurableLog {
   private group: Group = { chunks: [], appended: [], waiters: [] };
   private writing: Promise<void> | undefined;
   private finishTimer: NodeJS.Timeout | undefined;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private groups = 0;
   private liveBytes = 0;
   private failure: Error | undefined;
   private closed = false;
@@ -146,6 +159,7 @@ export class DurableLog {
   ) {
     this.segmentBytes = options.segmentBytes ?? 16 * 1024 * 1024;
     this.finishDelayMs = options.finishDelayMs ?? 200;
+    this.gatherMs = options.gatherMs ?? 1;
     this.nextSeq = nextSeq;
   }
 
@@ -210,6 +224,11 @@ export class DurableLog {
     return this.liveBytes;
   }
 
+  /** Groups written so far (each one write and sync). */
+  get groupsWritten(): number {
+    return this.groups;
+  }
+
   /** Set once a write or sync failed: the log takes nothing more until reopened. */
   get error(): Error | undefined {
     return this.failure;
@@ -252,7 +271,7 @@ export class DurableLog {
     this.group.appended.push({ entry, chunk: this.group.chunks.length, bodyAt });
     this.group.chunks.push(chunk);
     const synced = this.nextSync();
-    this.startWriting();
+    this.gatherThenWrite();
     return {
       seq,
       synced: synced.catch((err: Error) => {
@@ -357,6 +376,18 @@ export class DurableLog {
     }
   }
 
+  private gatherThenWrite(): void {
+    if (this.writing) return;
+    if (this.gatherMs <= 0 || this.group.appended.length >= GATHER_BELOW) {
+      this.startWriting();
+      return;
+    }
+    this.gatherTimer ??= setTimeout(() => {
+      this.gatherTimer = undefined;
+      this.startWriting();
+    }, this.gatherMs);
+  }
+
   private startWriting(): void {
     if (this.writing || this.group.chunks.length === 0 || this.closed) return;
     this.writing = this.writeGroup().finally(() => {
@@ -370,12 +401,15 @@ export class DurableLog {
     this.group = { chunks: [], appended: [], waiters: [] };
     if (this.finishTimer) clearTimeout(this.finishTimer);
     this.finishTimer = undefined;
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
     try {
       if (this.failure) throw this.failure;
       const data = Buffer.concat(group.chunks);
       const segment = await this.segmentFor(data.length);
       const fd = segment.fd!;
       let written = 0;
+      this.groups += 1;
       while (written < data.length) written += await writeSynced(fd, data, written);
       let position = segment.size;
       let next = 0;

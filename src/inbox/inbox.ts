@@ -252,7 +252,7 @@ export class Inbox {
         setImmediate(() => this.flushFinished());
       }
     }
-    if (feed) this.pump(node!, feed);
+    if (feed && feed.queue.length > 0) this.pump(node!, feed);
   }
 
   /** Puts stored messages back in the node's queue, keeping acceptance order, and feeds on. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { PostgresBackend } from './postgres-backend';
-import { SqliteBackend } from './sqlite-backend';
+import { SqliteThreadBackend } from './sqlite-thread';
 import { TtsStore, type StoreOptions } from './store';
 
 export * from './types';
@@ -30,5 +30,5 @@ export function createStore(config: StoreConfig, options?: StoreOptions): TtsSto
     }
     return new TtsStore(new PostgresBackend(config.connection.trim(), config.poolSize), options);
   }
-  return new TtsStore(new SqliteBackend(sqliteFile(config.userDir, config.path)), options);
+  return new TtsStore(new SqliteThreadBackend(sqliteFile(config.userDir, config.path)), options);
 }

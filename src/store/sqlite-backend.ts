@@ -102,6 +102,13 @@ const ADD_ROW_COUNTS_SQL = `UPDATE tts_buckets SET row_count = row_count + c.n
   FROM (SELECT value ->> 0 AS k, value ->> 1 AS n FROM json_each(?)) AS c
   WHERE tts_buckets.key = c.k`;
 
+/** SQLite refusing a statement's data (constraint, type, size, range), or the store refusing it: see StoreBackend.isDataError. */
+export function isSqliteDataError(err: unknown): boolean {
+  if (err instanceof StoreDataError) return true;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
+}
+
 const MIN_TS = Number.MIN_SAFE_INTEGER;
 const MAX_TS = Number.MAX_SAFE_INTEGER;
 
@@ -167,9 +174,7 @@ export class SqliteBackend implements StoreBackend {
   }
 
   isDataError(err: unknown): boolean {
-    const code = (err as { code?: unknown } | undefined)?.code;
-    if (err instanceof StoreDataError) return true;
-    return typeof code === 'string' && /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code);
+    return isSqliteDataError(err);
   }
 
   private get conn(): Database.Database {

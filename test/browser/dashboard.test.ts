@@ -148,4 +148,29 @@ describe('the Dashboard 2.0 example in a real browser', function () {
     assert.deepEqual(problems, []);
     assert.deepEqual(red.problems(), []);
   });
+
+  it('shows the device the controls send to, and sends to the one chosen in the dropdown', async () => {
+    const dropdown = page.locator('.nrdb-ui-dropdown');
+    // Nothing chosen yet: the first device known, which the downlink above went to.
+    await page.waitForFunction(() => /dashboard-device-01/.test(document.querySelector('.nrdb-ui-dropdown .v-select__selection')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    await dropdown.locator('.v-field').click();
+    await page.locator('.v-overlay-container .v-list-item', { hasText: 'dashboard-device-02' }).click();
+    await page.waitForFunction(() => /dashboard-device-02/.test(document.querySelector('.nrdb-ui-dropdown .v-select__selection')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    const thumb = page.locator('.nrdb-ui-slider .v-slider-thumb').first();
+    const box = (await thumb.boundingBox())!;
+    const request = sim.waitForDownlinkRequest((r) => r.deviceId === 'dashboard-device-02', 60_000);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width / 2 - 40, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    assert.equal((await request).deviceId, 'dashboard-device-02');
+    await page.waitForFunction(() => /dashboard-device-02: acknowledged by the device/.test(document.querySelector('.tts-downlink-outcome')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    // A reading arriving afterwards keeps the choice (the fleet table refreshes the options).
+    await sim.sendUplink(sim.deviceIds()[2]);
+    await page.waitForFunction(() => (document.querySelector('.nrdb-ui-table')?.textContent ?? '').includes('dashboard-device-03'), undefined, { timeout: 60_000 });
+    assert.match(await dropdown.locator('.v-select__selection').innerText(), /dashboard-device-02/);
+    await saveScreenshot(page, 'dashboard-device-chosen');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(red.problems(), []);
+  });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createCodec, type DecodeResult } from '../../src/codec';
+import sinon from 'sinon';
 import { codecThread } from '../../src/codec/sandbox/codec-thread';
 
 const PORT_ECHO = 'function decodeUplink(i) { if (i.fPort === 9) for (;;) {} return { data: { port: i.fPort, bytes: i.bytes, at: i.recvTime ? i.recvTime.toISOString() : null } }; }';
@@ -65,6 +66,32 @@ describe('codec thread: queued decodes off the event loop', () => {
       await Promise.all(calls);
       assert.deepEqual(order, [1, 'timeout', 2, 'timeout', 3]);
     } finally {
+      codec.close();
+    }
+  });
+
+  it('sends the decodes that arrive while a job is out as one job once it is answered', async () => {
+    const codec = createCodec(PORT_ECHO, { timeout: 1000 });
+    const run = sinon.spy(codecThread(), 'run');
+    try {
+      assert.equal(portOf(await codec.decodeUplinkQueued({ bytes: [], fPort: 1 })), 1);
+      await nextTurn(); // the queue has seen that answer through
+      // The looping input keeps its job out until its limit: the next ones, each queued in an
+      // event-loop turn of its own, wait for it and go together.
+      const calls = [codec.decodeUplinkQueued({ bytes: [], fPort: 9 })];
+      while (run.callCount < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+      for (const fPort of [2, 3, 4, 5]) {
+        await nextTurn();
+        calls.push(codec.decodeUplinkQueued({ bytes: [], fPort }));
+      }
+      assert.deepEqual((await Promise.all(calls)).map(portOf), ['timeout', 2, 3, 4, 5]);
+      assert.deepEqual(run.getCalls().map((call) => call.args[2].length), [1, 1, 4]);
+      // Everything queued in one turn goes as one job.
+      const full = await Promise.all(Array.from({ length: 20 }, (_, i) => codec.decodeUplinkQueued({ bytes: [], fPort: 10 + i })));
+      assert.deepEqual(full.map(portOf), Array.from({ length: 20 }, (_, i) => 10 + i));
+      assert.deepEqual(run.getCalls().slice(3).map((call) => call.args[2].length), [20]);
+    } finally {
+      run.restore();
       codec.close();
     }
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { StoreBackend } from '../../src/store/backend';
 import { PostgresBackend } from '../../src/store/postgres-backend';
-import { SqliteBackend } from '../../src/store/sqlite-backend';
+import { SqliteThreadBackend } from '../../src/store/sqlite-thread';
 import { TtsStore, type StoreOptions } from '../../src/store/store';
 import { createTestDatabase } from './postgres';
 
@@ -35,9 +35,10 @@ export const BACKENDS: BackendKind[] = [
       const opened: TtsStore[] = [];
       return {
         location: file,
-        backend: () => new SqliteBackend(file),
+        // The SQLite backend as the package runs it: in its worker thread (SqliteBackend inside).
+        backend: () => new SqliteThreadBackend(file),
         store(options) {
-          const s = new TtsStore(new SqliteBackend(file), { retentionInterval: 0, ...options });
+          const s = new TtsStore(new SqliteThreadBackend(file), { retentionInterval: 0, ...options });
           opened.push(s);
           return s;
         },

@@ -61,6 +61,31 @@ describe('durable inbox log', () => {
     await log.close();
   });
 
+  it('lets an append that finds the disk idle wait for others, and writes at once when the group is large', async () => {
+    // A gather far longer than the test: only the group's size can start the write.
+    const { log } = await DurableLog.open(dir, { gatherMs: 60_000 });
+    const before = log.groupsWritten;
+    let synced = 0;
+    const appends: Array<Promise<number>> = [];
+    for (let i = 0; i < 31; i++) {
+      appends.push(log.append(`{"i":${i}}`, { node: 'n' }).then((seq) => ((synced += 1), seq)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(synced, 0, 'nothing written while the group gathers');
+    appends.push(log.append('{"i":31}', { node: 'n' }));
+    assert.equal(new Set(await Promise.all(appends)).size, 32);
+    assert.equal(log.groupsWritten - before, 1, 'one write for the 32');
+    await log.close();
+  });
+
+  it('writes each append at once with gatherMs 0', async () => {
+    const { log } = await DurableLog.open(dir, { gatherMs: 0 });
+    const before = log.groupsWritten;
+    for (let i = 0; i < 3; i++) await log.append(`{"i":${i}}`, { node: 'n' });
+    assert.equal(log.groupsWritten - before, 3);
+    await log.close();
+  });
+
   it('removes finished segments, oldest first, and copies a message that never finishes into a fresh segment on open', async () => {
     const { log } = await DurableLog.open(dir, { segmentBytes: 200, finishDelayMs: 1 });
     const stuck = await log.append('{"stuck":true}', { node: 'n' });

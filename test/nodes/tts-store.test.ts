@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import type { TtsStoreNode } from '../../nodes/tts-store/types';
+import { sqliteThreadsRunning, type SqliteThreadBackend } from '../../src/store/sqlite-thread';
 import type { StoreState } from '../../src/store/store';
 import { catchNode, helperNode } from '../helpers/flows';
 import { loadFlow, nodeRedHelper, unloadFlow } from '../helpers/runtime';
@@ -57,6 +58,30 @@ describe('tts-store config node', () => {
     assert.equal(node.store!.state.status, 'closed');
     // Closed cleanly: the WAL was checkpointed and removed.
     assert.equal(fs.existsSync(`${file}-wal`), false);
+  });
+
+  it('sqlite: runs its store in one worker thread, ended by a full redeploy and by removing the node', async () => {
+    const store = storeNode({ backend: 'sqlite', path: '' });
+    await loadFlow(MODULES, [store]);
+    const first = nodeRedHelper().getNode(store.id) as unknown as TtsStoreNode;
+    await stateOf(first, 'ready');
+    const backend = first.store!.backend as SqliteThreadBackend;
+    const thread = backend.thread;
+    assert.ok(thread, 'the store runs in a thread');
+    assert.equal(sqliteThreadsRunning(), 1);
+    const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+
+    await nodeRedHelper().setFlows([store], 'full');
+    await exited;
+    const second = nodeRedHelper().getNode(store.id) as unknown as TtsStoreNode;
+    assert.notEqual(second.store, first.store);
+    await stateOf(second, 'ready');
+    await second.store!.write({ bucket: 'b', ts: 1, data: { a: 1 } });
+    assert.equal(sqliteThreadsRunning(), 1, 'the old store\'s thread ended with it');
+
+    await nodeRedHelper().setFlows([], 'full');
+    assert.equal(second.store!.state.status, 'closed');
+    assert.equal(sqliteThreadsRunning(), 0, 'no thread outlives its store');
   });
 
   it('postgres: ends its pool on close (no connection left on the server)', async () => {

@@ -1,11 +1,15 @@
 import { strict as assert } from 'node:assert';
 import type { NodeAPI } from 'node-red';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { downlinkTargets, holdForRetry, profileRegistry, registeredRuntimeState, registerHolder, resetRuntime, ttsMessageBus, webhookInputs } from '../../src/runtime';
 import { eventLog } from '../../src/monitor/event-log';
 import { parseProfileConfig } from '../../src/profile/profile-settings';
 import { setting } from '../../nodes/shared/settings';
 // Loaded for its registration: the shared inbox of the webhook nodes.
 import '../../nodes/shared/inbox-runtime';
+import { SqliteThreadBackend, sqliteThreadsRunning } from '../../src/store/sqlite-thread';
 
 /** A RED with only what `setting` reads, counting the warnings it gives. */
 function redWith(settings: Record<string, unknown>): { red: NodeAPI; warnings: string[] } {
@@ -50,6 +54,22 @@ describe('runtime: the process-wide state and its one reset', () => {
   });
 
   it('knows the state kept outside src/runtime, each registered once', () => {
-    assert.deepEqual(registeredRuntimeState().sort(), ['event log', 'settings warnings', 'shared inbox']);
+    assert.deepEqual(registeredRuntimeState().sort(), ['event log', 'settings warnings', 'shared inbox', 'sqlite threads']);
+  });
+
+  it('ends the SQLite threads of stores nobody closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tts-runtime-'));
+    try {
+      const backend = new SqliteThreadBackend(join(dir, 'left-open.db'));
+      await backend.open();
+      const thread = backend.thread!;
+      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+      assert.equal(sqliteThreadsRunning(), 1);
+      resetRuntime();
+      assert.equal(sqliteThreadsRunning(), 0);
+      await exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

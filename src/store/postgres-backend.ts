@@ -298,14 +298,14 @@ export class PostgresBackend implements StoreBackend {
     try {
       const { created, alias } = await createDevices(c, writes);
       const lock = named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [lockOrder(writes, alias)]);
-      const [, locked] = await Promise.all(together(c, () => [created.begun ? undefined : c.query('BEGIN'), c.query<DeviceStateRow>(lock)]));
+      const [, locked] = await Promise.all(together(c, () => [created.begun ? Promise.resolve(undefined) : c.query('BEGIN'), c.query<DeviceStateRow>(lock)]));
       const states = new Map<string, DeviceState>();
       for (const row of locked.rows) states.set(row.id, stateFromRow(row));
       const now = Date.now();
       const { results, changes } = applyDeviceWrites(writes, states, created.ids, alias, now);
       const write = changes.length > 0 ? updateStatesQuery(changes, now, readings) : readings ? insertReadingsQuery(readings) : undefined;
       // Both answers awaited: after a failed write COMMIT only ends the failed transaction.
-      const [written, committed] = await Promise.allSettled(together(c, () => [write && c.query(write), c.query('COMMIT')]));
+      const [written, committed] = await Promise.allSettled(together(c, () => [write ? c.query(write) : Promise.resolve(undefined), c.query('COMMIT')]));
       if (written.status === 'rejected') throw written.reason;
       if (committed.status === 'rejected') throw committed.reason;
       return { devices: results };

@@ -36,7 +36,7 @@ import { startThrowawayServer } from '../test/helpers/postgres';
 import { BARE_COUNT_SQL } from './bare-server';
 import { breakdown, BUCKETS } from './cpu-profile';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
-import { cpuMicros, rssMB, threadCpuMicros } from './proc-stats';
+import { cpuMicros, rssMB, threadCpuMicros, treeCpuMicros } from './proc-stats';
 
 const TOKEN = 'bench-webhook-token-0123456789abcdef';
 const APPLICATION = 'bench-app';
@@ -89,6 +89,9 @@ interface Target {
   failure?: string;
   /** Warnings and errors its Node-RED logged, for failure reports. */
   problems?: () => string[];
+  /** CPU µs so far of the database server the target writes to (PostgreSQL), and per uplink per run. */
+  serverCpuOf?: () => number;
+  serverCpu: number[];
 }
 
 function target(name: string, urls: string[], pids: () => number[], prefix: string, rows: () => Promise<number>, counts: () => Promise<StoredCounts>, fleetSize = DEVICES): Target {
@@ -107,6 +110,7 @@ function target(name: string, urls: string[], pids: () => number[], prefix: stri
     p50: [],
     p99: [],
     notes: new Set(),
+    serverCpu: [],
   };
 }
 
@@ -219,6 +223,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const before = await t.rows();
   const cpu0 = cpuOf(t);
   const main0 = mainCpuOf(t);
+  const server0 = t.serverCpuOf?.();
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
@@ -232,6 +237,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
     t.cpu.push(cpu / load.acked.length);
     t.mainCpu.push(main / load.acked.length);
     t.rss.push(rssOf(t));
+    if (server0 !== undefined) t.serverCpu.push((t.serverCpuOf!() - server0) / load.acked.length);
   }
   return rate;
 }
@@ -481,6 +487,18 @@ async function deviceCounters(url: string, prefix: string): Promise<PostgresResu
   }
 }
 
+/** The server's postmaster (its processes' CPU is the PostgreSQL side of a run). */
+async function postmasterPid(url: string): Promise<number> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0].data_directory;
+    return Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * The pipeline on PostgreSQL: one Node-RED, and two on the same database behind a round-robin
  * client, with the hand-built flow in the first Node-RED as this part's own reference.
@@ -500,6 +518,7 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   ctx.cleanups.push(() => e.stop());
   const rowCount = postgresRows(pg.adminUrl);
   ctx.cleanups.push(() => rowCount.end());
+  const postmaster = await postmasterPid(pg.adminUrl);
   const counts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
   const one = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', rowCount.rows, counts), d);
   // An odd number of devices: each device's uplinks alternate between the two instances, so
@@ -510,8 +529,12 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   twoEach.problems = two.problems;
   twoEach.concurrency = 2 * CONCURRENCY;
   const hand = withLog(target('hand-built core nodes (beside PostgreSQL)', [d.nodeUrl('/hand')], () => [d.pid!], 'hpg', sqliteRows(handFile, 'readings'), sqliteCounts(handFile, BARE_COUNT_SQL)), d);
+  for (const t of [one, two, twoEach]) t.serverCpuOf = () => treeCpuMicros(postmaster);
   const targets = [one, two, twoEach, hand];
   for (const t of targets) await closedRun(t, t.fleet.size, false);
+  // One more unrecorded run each, as in the SQLite part (the second Node-RED has had half the
+  // warm-up of the first: without it round 1 measures its JIT and statement caches settling).
+  for (const t of targets) await closedRun(t, CLOSED, false);
   await alternate(targets, ROUNDS, (t) => t === one);
   for (const t of targets) console.log(`  ${await verify(t)}`);
   const counters = { devices: 0, wrong: [] as string[] };
@@ -625,6 +648,7 @@ export async function run(): Promise<void> {
       if (sqlite) console.log(`- PostgreSQL pipeline / SQLite pipeline (inbox on), round by round: ${ratio(pg.one, sqlite.pipeline).text}`);
       console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
       console.log(`- PostgreSQL, 2 Node-RED with ${CONCURRENCY} in flight each / 1 with ${CONCURRENCY}: ${ratio(pg.twoEach, pg.one).text}`);
+      console.log(`- PostgreSQL server CPU µs per uplink (all its processes, beside the Node-RED CPU above): ${[pg.one, pg.two, pg.twoEach].map((t) => `${t.name.replace('pipeline, PostgreSQL, ', '')} ${fmt(median(t.serverCpu))}`).join(', ')}`);
       console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices (both fleets): ${goal(pg.counters.wrong.length === 0)}`);
     }
     if (profile) {

@@ -36,6 +36,26 @@ export function threadCpuMicros(pid: number): Map<string, number> {
   return byKind;
 }
 
+/**
+ * CPU time of a process and of its children (live ones from /proc, ended ones from the parent's
+ * cutime/cstime), in µs: a PostgreSQL server is its postmaster and one process per connection.
+ */
+export function treeCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let total = ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1_000_000) / CLOCK_TICKS;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(child.slice(child.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += statCpuMicros(`/proc/${entry}/stat`);
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return total;
+}
+
 /** Resident set size in MB. */
 export function rssMB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

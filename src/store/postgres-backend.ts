@@ -11,7 +11,7 @@ import type {
 } from './backend';
 import { applyDeviceWrites, assertSameDevice, lockOrder, type DeviceChange } from './backend-shared';
 import type { DeviceState } from './device-state';
-import { StoreDataError } from './errors';
+import { StoreDataError, describeError } from './errors';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
   STATE_COLUMNS,
@@ -77,6 +77,19 @@ function isPgRetryable(err: unknown): boolean {
 /** Attempts of a flush's transaction before its failure counts (see isPgRetryable). */
 const TX_ATTEMPTS = 3;
 
+/** `attempt` run again while the server rolls it back as a deadlock victim or for serialization. */
+async function retried<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (n >= TX_ATTEMPTS || !isPgRetryable(err)) throw err;
+    }
+  }
+}
+
+const NO_ALIAS: ReadonlyMap<string, string> = new Map();
+
 /** Statement names for pg: each connection prepares a named statement once, on its first use. */
 const statementNames = new Map<string, string>();
 function named(text: string, values: unknown[]): { name: string; text: string; values: unknown[] } {
@@ -111,6 +124,10 @@ export class PostgresBackend implements StoreBackend {
         types: parseTypes,
         connectionTimeoutMillis: 5000,
         idleTimeoutMillis: 30_000,
+        // Statements issued together go out together (each with its own Sync, so one's error does
+        // not swallow the next's answer): a flush's BEGIN and row locks travel in one round trip,
+        // its update and COMMIT in another. Awaited one by one, a query behaves as without it.
+        pipeline: true,
       });
       // An 'error' event without a listener is an uncaught exception that ends Node-RED. pg emits
       // one on the pool for idle clients and on a client for a connection lost while it is in use
@@ -219,30 +236,89 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async writeBatch(batch: WriteBatch): Promise<WriteBatchResult> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.writeBatchOnce(batch);
-      } catch (err) {
-        if (attempt >= TX_ATTEMPTS || !isPgRetryable(err)) throw err;
-      }
-    }
-  }
-
-  private async writeBatchOnce(batch: WriteBatch): Promise<WriteBatchResult> {
     const readings = batch.readings.ts.length > 0 ? batch.readings : undefined;
     // Readings alone: one statement is one transaction.
     if (batch.devices.length === 0) {
-      if (readings) await this.db.query(insertReadingsQuery(readings));
+      if (readings) await retried(() => this.db.query(insertReadingsQuery(readings)));
       return { devices: [] };
     }
-    // Round trips are what a flush waits for (each needs a turn of a busy event loop): the
-    // device states and the readings go in one statement.
-    return this.tx(async (c) => {
-      const { results, changes, now } = await lockAndApply(c, batch.devices);
-      if (changes.length > 0) await c.query(updateStatesQuery(changes, now, readings));
-      else if (readings) await c.query(insertReadingsQuery(readings));
-      return { devices: results };
+    if (batch.devices.some((w) => w.create)) return retried(() => this.writeLocked(batch.devices, readings));
+    return this.writeKnown(batch.devices, readings);
+  }
+
+  /**
+   * Writes to known devices without holding their rows between statements: the states are read
+   * (no lock, no transaction), the writes applied to them, and one statement writes the rows still
+   * at the version read together with the readings. Two round trips and no BEGIN/COMMIT; a row lock
+   * lasts as long as that statement. A device another instance wrote in between is written again
+   * under its row lock (writeLocked); everything else is committed by then.
+   */
+  private async writeKnown(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
+    const ids = lockOrder(writes, NO_ALIAS);
+    const { results, changes, written } = await retried(async () => {
+      const read = await this.db.query<DeviceStateRow & { version: string }>(named(READ_STATES_SQL, [ids]));
+      const states = new Map<string, DeviceState>();
+      const versions = new Map<string, string>();
+      for (const row of read.rows) {
+        states.set(row.id, stateFromRow(row));
+        versions.set(row.id, row.version);
+      }
+      const now = Date.now();
+      const applied = applyDeviceWrites(writes, states, new Set(), NO_ALIAS, now);
+      if (applied.changes.length === 0) {
+        if (readings) await this.db.query(insertReadingsQuery(readings));
+        return { ...applied, written: new Set<string>() };
+      }
+      const r = await this.db.query<{ id: string }>(updateUnchangedQuery(applied.changes, versions, now, readings));
+      return { ...applied, written: new Set(r.rows.map((row) => row.id)) };
     });
+    if (written.size === changes.length) return { devices: results };
+    // The writes of devices overtaken since they were read, again, in order; their readings are in.
+    const stale = new Set(changes.filter((ch) => !written.has(ch.state.id)).map((ch) => ch.state.id));
+    const again = writes.flatMap((w, i) => (stale.has(w.id) ? [i] : []));
+    try {
+      const redone = await retried(() => this.writeLocked(again.map((i) => writes[i]), undefined));
+      again.forEach((i, k) => (results[i] = redone.devices[k]));
+    } catch (err) {
+      // Not to be retried as a whole (its readings and other devices are committed): an outage.
+      throw new Error(`flush partly committed, the rest failed: ${describeError(err)}`);
+    }
+    return { devices: results };
+  }
+
+  /**
+   * One transaction holding the rows' locks from their read to the commit: creates the new devices
+   * (in id order), locks and reads the rows of all, writes their states and the readings.
+   * Statements that need no answer in between leave in one socket write (BEGIN with the row locks,
+   * the write with COMMIT): each trip is a turn of a busy event loop and a wake-up of the server.
+   */
+  private async writeLocked(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
+    const { client: c, release } = await this.checkout();
+    let broken = false;
+    try {
+      const { created, alias } = await createDevices(c, writes);
+      const lock = named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [lockOrder(writes, alias)]);
+      const [, locked] = await Promise.all(together(c, () => [created.begun ? Promise.resolve(undefined) : c.query('BEGIN'), c.query<DeviceStateRow>(lock)]));
+      const states = new Map<string, DeviceState>();
+      for (const row of locked.rows) states.set(row.id, stateFromRow(row));
+      const now = Date.now();
+      const { results, changes } = applyDeviceWrites(writes, states, created.ids, alias, now);
+      const write = changes.length > 0 ? updateStatesQuery(changes, now, readings) : readings ? insertReadingsQuery(readings) : undefined;
+      // Both answers awaited: after a failed write COMMIT only ends the failed transaction.
+      const [written, committed] = await Promise.allSettled(together(c, () => [write ? c.query(write) : Promise.resolve(undefined), c.query('COMMIT')]));
+      if (written.status === 'rejected') throw written.reason;
+      if (committed.status === 'rejected') throw committed.reason;
+      return { devices: results };
+    } catch (err) {
+      try {
+        await c.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
+      }
+      throw err;
+    } finally {
+      release(broken);
+    }
   }
 
   async setDownlink(id: string, value: unknown, at: number): Promise<boolean> {
@@ -444,22 +520,38 @@ const INSERT_DEVICE_SQL = `INSERT INTO tts_devices (id, application_id, device_i
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12, $12)
   ON CONFLICT DO NOTHING`;
 
-/** Every changed device of a batch in one statement (their rows are locked by this transaction). */
-const UPDATE_STATES_SQL = `UPDATE tts_devices d SET last_seen = u.last_seen, uplink_count = u.uplink_count,
+/**
+ * Every changed device of a batch in one statement. Unconditional when this transaction holds the
+ * rows' locks; else only where a row is still the version the states were read from (its xmin),
+ * returning the ids written.
+ */
+function updateStatesSql(checked: boolean): string {
+  return `UPDATE tts_devices d SET last_seen = u.last_seen, uplink_count = u.uplink_count,
     last_f_cnt = u.last_f_cnt, last_uplink_at = u.last_uplink_at, lost_frames = u.lost_frames, online = u.online,
     state_changed_at = u.state_changed_at, metadata = coalesce(u.metadata, d.metadata), location = u.location,
     location_rank = u.location_rank, updated_at = $12
   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[],
-    $8::bigint[], $9::json[], $10::json[], $11::int[])
-    AS u(id, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, metadata, location, location_rank)
-  WHERE d.id = u.id`;
+    $8::bigint[], $9::json[], $10::json[], $11::int[]${checked ? ', $13::xid[]' : ''})
+    AS u(id, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, metadata, location, location_rank${checked ? ', version' : ''})
+  WHERE d.id = u.id${checked ? ' AND d.xmin = u.version\n  RETURNING d.id' : ''}`;
+}
 
+const UPDATE_STATES_SQL = updateStatesSql(false);
 /** The device states and the batch's readings in one statement (a data-modifying WITH runs in full). */
 const UPDATE_STATES_AND_INSERT_SQL = `WITH states AS (${UPDATE_STATES_SQL})\n${insertReadingsSql(13)}`;
+const UPDATE_UNCHANGED_SQL = updateStatesSql(true);
+const UPDATE_UNCHANGED_AND_INSERT_SQL = `WITH states AS (${UPDATE_UNCHANGED_SQL}), readings AS (${insertReadingsSql(14)})\nSELECT id FROM states`;
 
-function updateStatesQuery(changes: DeviceChange[], now: number, readings?: ReadingColumns): { name: string; text: string; values: unknown[] } {
+/** A batch's device states read without a lock, each with its row version. */
+const READ_STATES_SQL = `SELECT ${STATE_COLUMNS}, xmin::text AS version FROM tts_devices WHERE id = ANY($1::text[])`;
+
+type Query = { name: string; text: string; values: unknown[] };
+
+/** The eleven state columns of `changes`, in id order (the order the update locks their rows in). */
+function stateColumns(changes: DeviceChange[]): { cols: unknown[][]; ids: string[] } {
+  const sorted = [...changes].sort((a, b) => (a.state.id < b.state.id ? -1 : a.state.id > b.state.id ? 1 : 0));
   const cols: unknown[][] = Array.from({ length: 11 }, () => []);
-  for (const { state: s, metadata } of changes) {
+  for (const { state: s, metadata } of sorted) {
     cols[0].push(s.id);
     cols[1].push(s.lastSeen ?? null);
     cols[2].push(s.uplinkCount);
@@ -472,35 +564,58 @@ function updateStatesQuery(changes: DeviceChange[], now: number, readings?: Read
     cols[9].push(toJsonText(s.location));
     cols[10].push(s.locationRank ?? null);
   }
+  return { cols, ids: cols[0] as string[] };
+}
+
+function updateStatesQuery(changes: DeviceChange[], now: number, readings?: ReadingColumns): Query {
+  const { cols } = stateColumns(changes);
   if (readings) return named(UPDATE_STATES_AND_INSERT_SQL, [...cols, now, ...readingValues(readings)]);
   return named(UPDATE_STATES_SQL, [...cols, now]);
 }
 
+/** The update of rows still at the versions read (`versions`: id → xmin), with the readings if any. */
+function updateUnchangedQuery(changes: DeviceChange[], versions: ReadonlyMap<string, string>, now: number, readings?: ReadingColumns): Query {
+  const { cols, ids } = stateColumns(changes);
+  const checked = ids.map((id) => versions.get(id));
+  if (readings) return named(UPDATE_UNCHANGED_AND_INSERT_SQL, [...cols, now, checked, ...readingValues(readings)]);
+  return named(UPDATE_UNCHANGED_SQL, [...cols, now, checked]);
+}
+
 /**
- * The device part of a flush up to its update (see StoreBackend.writeBatch): creates the new
- * devices, locks the rows of all, and applies the writes to them.
+ * Statements issued by `issue` (the pool's clients pipeline: each goes out at once) leave in one
+ * socket write instead of one each.
  */
-async function lockAndApply(c: PoolClient, writes: readonly DeviceWrite[]): Promise<ReturnType<typeof applyDeviceWrites> & { now: number }> {
-  const created = new Set<string>();
+function together<T>(c: PoolClient, issue: () => T): T {
+  const stream = c.connection.stream;
+  stream.cork();
+  try {
+    return issue();
+  } finally {
+    stream.uncork();
+  }
+}
+
+/**
+ * Inserts the batch's new devices (and buckets), in id order like the row locks after them: two
+ * instances creating the same devices wait for each other instead of deadlocking (the insert locks
+ * the new key, the bucket upsert the bucket row). Starts the transaction when there are any.
+ * `created.ids`: the devices this transaction inserted; `alias`: a wanted id to the id the same TTS
+ * device already has.
+ */
+async function createDevices(c: PoolClient, writes: readonly DeviceWrite[]): Promise<{ created: { ids: Set<string>; begun: boolean }; alias: Map<string, string> }> {
+  const created = { ids: new Set<string>(), begun: false };
   const alias = new Map<string, string>();
-  // New devices in id order, like the row locks after them: two instances creating the same
-  // devices wait for each other instead of deadlocking (the insert locks the new key, the bucket
-  // upsert the bucket row).
   const creations = new Map<string, NewDevice>();
   for (const w of writes) if (w.create && !creations.has(w.id)) creations.set(w.id, w.create);
+  if (creations.size === 0) return { created, alias };
+  await c.query('BEGIN');
+  created.begun = true;
   for (const id of [...creations.keys()].sort()) {
     const other = await insertDevice(c, creations.get(id)!);
-    if (other === undefined) created.add(id);
+    if (other === undefined) created.ids.add(id);
     else if (other !== id) alias.set(id, other);
   }
-  const ids = lockOrder(writes, alias);
-  const r = await c.query<DeviceStateRow>(
-    named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]),
-  );
-  const states = new Map<string, DeviceState>();
-  for (const row of r.rows) states.set(row.id, stateFromRow(row));
-  const now = Date.now();
-  return { ...applyDeviceWrites(writes, states, created, alias, now), now };
+  return { created, alias };
 }
 
 /** Inserts a device and its bucket; undefined when inserted, else the id the TTS device already has. */

@@ -436,3 +436,71 @@ describe('a flush on PostgreSQL chosen as the victim of a deadlock', () => {
     assert.equal(store.state.status, 'ready');
   });
 });
+
+describe('flushes on PostgreSQL of several instances writing the same devices', () => {
+  let target: TestTarget;
+  let stores: TtsStore[];
+  let other: Client;
+
+  beforeEach(async () => {
+    target = await BACKENDS[1].create();
+    stores = [target.store(), target.store()];
+    await Promise.all(stores.map((s) => s.start()));
+    other = new Client({ connectionString: target.location });
+    await other.connect();
+  });
+
+  afterEach(async () => {
+    await other.end();
+    await target.cleanup();
+  });
+
+  it('count a sighting that another instance committed between a flush reading the device and writing it', async () => {
+    const [store] = stores;
+    await store.createDevice(newDevice());
+    // Another instance's flush counts an uplink of the device and has not committed yet...
+    await other.query('BEGIN');
+    await other.query("UPDATE tts_devices SET uplink_count = uplink_count + 1, last_f_cnt = 7, last_uplink_at = $1, last_seen = $1 WHERE id = 'dev-probe-01'", [T0 + 700]);
+    // ... while this store's flush reads the device (the committed row: no wait) and then waits
+    // for the row to write it.
+    const sighting = store.recordSighting('dev-probe-01', { at: T0 + 800, fCnt: 8 });
+    const reading = store.write({ bucket: 'bkt-probe-01', ts: T0 + 800, fCnt: 8, data: { t: 1 } });
+    const waiting = async () => Number((await target.sql("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))[0].n);
+    while ((await waiting()) === 0) await new Promise((r) => setImmediate(r));
+    await other.query('COMMIT');
+    const result = await sighting;
+    await reading;
+    // Both uplinks counted: the flush wrote the device again from the row as the other left it.
+    assert.equal(result?.device.uplinkCount, 2);
+    assert.equal(result?.device.lastFCnt, 8);
+    const [row] = await target.sql("SELECT uplink_count, last_f_cnt, lost_frames FROM tts_devices WHERE id = 'dev-probe-01'");
+    assert.deepEqual([Number(row.uplink_count), Number(row.last_f_cnt), Number(row.lost_frames)], [2, 8, 0]);
+    assert.equal(Number((await target.sql('SELECT count(*) AS n FROM tts_readings'))[0].n), 1);
+    assert.equal(store.state.status, 'ready');
+  });
+
+  it('count every sighting once when both write every device in overlapping flushes', async () => {
+    const devices = Array.from({ length: 12 }, (_, i) => newDevice({ id: `dev-${i}`, deviceId: `probe-${i}`, bucket: `bkt-${i}` }));
+    for (const d of devices) await stores[0].createDevice(d);
+    const rounds = 30;
+    // Each round both instances see an uplink of every device (f_cnt 2r+1 and 2r+2), all at once.
+    const pending: Array<Promise<unknown>> = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const [k, store] of stores.entries()) {
+        for (const d of devices) {
+          const fCnt = 2 * r + 1 + k;
+          pending.push(store.recordSighting(d.id, { at: T0 + 10 * fCnt, fCnt }));
+          pending.push(store.write({ bucket: d.bucket, ts: T0 + 10 * fCnt, fCnt, data: { k } }));
+        }
+      }
+      if (r % 5 === 4) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    const rows = await target.sql('SELECT d.id, d.uplink_count AS n, d.last_f_cnt AS f, (SELECT count(*) FROM tts_readings r JOIN tts_buckets b ON b.key = r.bucket WHERE b.id = d.bucket) AS stored FROM tts_devices d ORDER BY d.id');
+    assert.deepEqual(
+      rows.map((r) => [r.id, Number(r.n), Number(r.stored), Number(r.f)]),
+      devices.map((d) => [d.id, 2 * rounds, 2 * rounds, 2 * rounds]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    assert.ok(stores.every((s) => s.state.status === 'ready'));
+  });
+});

@@ -47,10 +47,11 @@ export const SQLITE_PRAGMAS: readonly string[] = [
   'journal_mode = WAL',
   'synchronous = NORMAL',
   'busy_timeout = 5000',
-  // 16 MiB of pages: the write path touches a few MiB (each bucket's newest index pages); 64 MiB
-  // filled up with device rows looked up once each and kept Node-RED at 270-295 MB RSS with
-  // 100,000 devices (231 MB with 16 MiB), at the same write rate (bench/store.bench.ts).
-  'cache_size = -16384',
+  // 4 MiB of pages: the write path touches a few MiB (each bucket's newest index pages); a larger
+  // cache fills up with device rows looked up once each (the registry keeps what it needs of
+  // them): 64 MiB kept Node-RED at 270-295 MB RSS with 100,000 devices, 16 MiB cost 8-12 MB more
+  // RSS than 4 at the same pipeline rate (bench: pipeline, big and sqlite parts).
+  'cache_size = -4096',
 ];
 
 export const SQLITE_INSERT_READING_SQL =

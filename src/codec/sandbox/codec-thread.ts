@@ -40,8 +40,9 @@ export type Answer = Array<OperationResult | undefined>;
 
 const ENTRY = join(__dirname, 'codec-thread-entry.js');
 // A script that allocates without bound ends the thread, not Node-RED. Decodes make short-lived
-// garbage only: a small young generation keeps the thread's share of RSS small.
-const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 8 };
+// garbage only: a small young generation keeps the thread's share of RSS small (2 MB, as the
+// SQLite thread's: each MB of young generation is resident once used).
+const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 2 };
 
 export class CodecThread {
   private worker: Worker | undefined;

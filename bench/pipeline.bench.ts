@@ -229,10 +229,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
-  const loaded = performance.now();
-  const rowsAtLoad = await t.rows();
   const end = await drained(t, before + load.acked.length);
-  if (process.env.XLAG) console.log(`  XLAG ${t.name}: load ${(loaded - t0).toFixed(0)} ms, rows then ${rowsAtLoad - before} of ${load.acked.length}, drained +${(end - loaded).toFixed(0)} ms`);
   const cpu = cpuOf(t) - cpu0;
   const main = mainCpuOf(t) - main0;
   noteRefusals(t, load.refused, load.unsent);
@@ -598,7 +595,7 @@ async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: 
   await provisionDevices(file, 'big', fleet);
   const probeDir = join(ctx.work, 'memory');
   mkdirSync(probeDir, { recursive: true });
-  const probe = MEMORY_PROBE ? { nodeArgs: ['--expose-gc', '--require', join(__dirname, 'memory-probe.js')], env: { BENCH_MEMORY_DIR: probeDir } } : { nodeArgs: (process.env.XARGS ?? '').split(' ').filter(Boolean) };
+  const probe = MEMORY_PROBE ? { nodeArgs: ['--expose-gc', '--require', join(__dirname, 'memory-probe.js')], env: { BENCH_MEMORY_DIR: probeDir } } : {};
   const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }), probe);
   ctx.cleanups.push(() => f.stop());
   const idle = rssMB(f.pid!);
@@ -608,7 +605,6 @@ async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: 
   await closedRun(t, BIG_TOUCHED);
   if (MEMORY_PROBE) await probeMemory(f, probeDir, 2, `after ${fmt(BIG_TOUCHED)} uplinks`);
   console.log(`  ${await verify(t)}`);
-  if (process.env.XLOG) writeFileSync(process.env.XLOG, f.logs.join('\n'));
   await cleanUp(ctx);
   return { idle, t, fleet, touched };
 }

@@ -78,6 +78,14 @@ describe('durable inbox log', () => {
     await log.close();
   });
 
+  it('by default lets the appends of one event-loop turn share a write', async () => {
+    const { log } = await DurableLog.open(dir);
+    const before = log.groupsWritten;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => log.append(`{"i":${i}}`, { node: 'n' })));
+    assert.equal(log.groupsWritten - before, 1);
+    await log.close();
+  });
+
   it('writes each append at once with gatherMs 0', async () => {
     const { log } = await DurableLog.open(dir, { gatherMs: 0 });
     const before = log.groupsWritten;

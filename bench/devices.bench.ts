@@ -92,14 +92,14 @@ export async function memory(dir: string): Promise<void> {
   // Warm: one device through every code path, so that the baseline holds the code, not the devices.
   await registry.process(uplink('eui-70b3d57ed0000000', 10, T0 + 1000), profile, T0 + 1e9);
   gc();
-  const before = { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, total: process.memoryUsage().heapTotal };
+  const before = { heap: process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers, rss: process.memoryUsage().rss, total: process.memoryUsage().heapTotal };
   for (let d = 0; d < DEVICES; d += 500) {
     const accepted = [];
     for (let k = d; k < d + 500; k++) accepted.push(await registry.accept(uplink(`eui-70b3d57ed0${k.toString(16).padStart(6, '0')}`, 10, T0 + 2000 + k), profile, T0 + 1e9));
     await Promise.all(accepted.map((a) => a.committed));
   }
   gc();
-  const after = { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, total: process.memoryUsage().heapTotal };
+  const after = { heap: process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers, rss: process.memoryUsage().rss, total: process.memoryUsage().heapTotal };
   console.log(
     `memory: ${registry.cachedDevices.toLocaleString('en-US')} devices in memory (state of all, full records of the 5,000 most recent): heap +${mb(after.heap - before.heap)} (${Math.round((after.heap - before.heap) / DEVICES)} B/device), heap reserved +${mb(after.total - before.total)}, RSS +${mb(after.rss - before.rss)} (with SQLite's page cache of up to 64 MB filling as the devices are read), process RSS ${mb(after.rss)}${(globalThis as { gc?: unknown }).gc ? '' : ' (run node with --expose-gc for exact figures)'}`,
   );

@@ -22,7 +22,7 @@
 // readings), RSS with 100,000 provisioned devices, and a CPU profile of the pipeline under load
 // broken down by part.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -35,6 +35,8 @@ import { checkStored, describeCheck, pipelineFlow, postgresStoredCounts, sqliteS
 import { startThrowawayServer } from '../test/helpers/postgres';
 import { BARE_COUNT_SQL } from './bare-server';
 import { breakdown, BUCKETS } from './cpu-profile';
+import { topSites } from './heap-profile';
+import type { MemoryFacts } from './memory-probe';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
 import { cpuMicros, machineTicks, rssMB, threadCpuMicros, treeCpuMicros } from './proc-stats';
 
@@ -232,7 +234,10 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
   const machine1 = machineTicks();
+  const loaded = performance.now();
+  const rowsAtLoad = await t.rows();
   const end = await drained(t, before + load.acked.length);
+  if (process.env.XLAG) console.log(`  XLAG ${t.name}: load ${(loaded - t0).toFixed(0)} ms, rows then ${rowsAtLoad - before} of ${load.acked.length}, drained +${(end - loaded).toFixed(0)} ms`);
   const cpu = cpuOf(t) - cpu0;
   const main = mainCpuOf(t) - main0;
   noteRefusals(t, load.refused, load.unsent);
@@ -332,7 +337,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function startNodeRed(tarball: string, flow: ReturnType<typeof pipelineFlow>, extra: { settings?: Record<string, unknown>; source?: string; nodeArgs?: string[]; more?: ReturnType<typeof handBuiltFlow> } = {}): Promise<NodeRedProcess> {
+async function startNodeRed(tarball: string, flow: ReturnType<typeof pipelineFlow>, extra: { settings?: Record<string, unknown>; source?: string; nodeArgs?: string[]; env?: Record<string, string>; more?: ReturnType<typeof handBuiltFlow> } = {}): Promise<NodeRedProcess> {
   const red = new NodeRedProcess({
     tarball,
     flows: [...flow.flows, ...(extra.more ?? [])],
@@ -340,6 +345,7 @@ async function startNodeRed(tarball: string, flow: ReturnType<typeof pipelineFlo
     extraSettings: extra.settings,
     settingsSource: extra.source,
     nodeArgs: extra.nodeArgs,
+    env: extra.env,
   });
   await red.start().catch(async (err: unknown) => {
     await red.stop();
@@ -557,20 +563,60 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   return { one, two, twoEach, hand, counters };
 }
 
-/** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks. */
-async function bigPart(ctx: Context): Promise<{ idle: number; t: Target }> {
-  console.log(`${fmt(BIG_FLEET)} devices provisioned into a SQLite file through the store's API [${ctx.elapsed()}]`);
+/**
+ * BENCH_MEMORY=1: the big part's Node-RED runs with bench/memory-probe (and --expose-gc), which
+ * says what its memory is made of after start and after the uplinks, before and after a full
+ * collection; BENCH_MEMORY_SAMPLING=1 adds the largest live allocation sites of a sampling heap
+ * profile. The RSS figures of the part are read before any forced collection.
+ */
+const MEMORY_PROBE = process.env.BENCH_MEMORY === '1';
+
+async function probeMemory(red: NodeRedProcess, dir: string, n: number, label: string): Promise<void> {
+  writeFileSync(join(dir, `${n}.request`), '');
+  const file = join(dir, `${n}.json`);
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error('the memory probe wrote nothing');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { before, after } = JSON.parse(readFileSync(file, 'utf8')) as { before: MemoryFacts; after?: MemoryFacts };
+  const line = (f: MemoryFacts): string =>
+    `rss ${f.rss} (anonymous ${f.anonymous}, file-backed ${f.fileBacked}), heap ${f.heapUsed} used / ${f.heapTotal} committed (${Object.entries(f.spaces)
+      .filter(([, [, size]]) => size >= 1)
+      .map(([name, [used, size]]) => `${name.replace(/_space$/, '')} ${used}/${size}`)
+      .join(', ')}), external ${f.external} (array buffers ${f.arrayBuffers}), V8 malloc ${f.malloced}, ${f.threads} threads`;
+  console.log(`  memory ${label}: ${line(before)}`);
+  if (after) console.log(`    after a full GC: ${line(after)}`);
+  const profile = join(dir, `${n}.heapprofile`);
+  if (existsSync(profile)) {
+    console.log(`    live by allocation site (MB): ${topSites(profile, 15).map(([site, size]) => `${site} ${size.toFixed(1)}`).join('; ')}`);
+    // BENCH_MEMORY_OUT=dir keeps the profiles (Chrome DevTools' Memory tab opens them as .heapprofile).
+    if (process.env.BENCH_MEMORY_OUT) copyFileSync(profile, join(process.env.BENCH_MEMORY_OUT, `${n}.heapprofile`));
+  }
+}
+
+/** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks (BENCH_BIG_DEVICES for another count). */
+async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: number; touched: number }> {
+  const fleet = Number(process.env.BENCH_BIG_DEVICES) || BIG_FLEET;
+  const touched = Math.min(BIG_TOUCHED, fleet);
+  console.log(`${fmt(fleet)} devices provisioned into a SQLite file through the store's API [${ctx.elapsed()}]`);
   const file = join(ctx.work, 'big.db');
-  await provisionDevices(file, 'big', BIG_FLEET);
-  const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }));
+  await provisionDevices(file, 'big', fleet);
+  const probeDir = join(ctx.work, 'memory');
+  mkdirSync(probeDir, { recursive: true });
+  const probe = MEMORY_PROBE ? { nodeArgs: ['--expose-gc', '--require', join(__dirname, 'memory-probe.js')], env: { BENCH_MEMORY_DIR: probeDir } } : { nodeArgs: (process.env.XARGS ?? '').split(' ').filter(Boolean) };
+  const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }), probe);
   ctx.cleanups.push(() => f.stop());
   const idle = rssMB(f.pid!);
-  console.log(`  uplinks from ${fmt(BIG_TOUCHED)} of them [${ctx.elapsed()}]`);
-  const t = sqliteTarget('pipeline, 100,000 devices', f, 'big', file, undefined, BIG_FLEET);
+  if (MEMORY_PROBE) await probeMemory(f, probeDir, 1, 'after start');
+  console.log(`  ${fmt(BIG_TOUCHED)} uplinks from ${fmt(touched)} of them [${ctx.elapsed()}]`);
+  const t = sqliteTarget(`pipeline, ${fmt(fleet)} devices`, f, 'big', file, undefined, fleet);
   await closedRun(t, BIG_TOUCHED);
+  if (MEMORY_PROBE) await probeMemory(f, probeDir, 2, `after ${fmt(BIG_TOUCHED)} uplinks`);
   console.log(`  ${await verify(t)}`);
+  if (process.env.XLOG) writeFileSync(process.env.XLOG, f.logs.join('\n'));
   await cleanUp(ctx);
-  return { idle, t };
+  return { idle, t, fleet, touched };
 }
 
 /** A --cpu-prof profile of the pipeline's Node-RED under closed-loop load, broken down. */
@@ -645,7 +691,7 @@ export async function run(): Promise<void> {
     }
     if (big) {
       const rss = median(big.t.rss);
-      console.log(`- RSS with ${fmt(BIG_FLEET)} provisioned devices: ${fmt(big.idle)} MB after start, ${fmt(rss)} MB after uplinks from ${fmt(BIG_TOUCHED)} of them (${fmt(median(big.t.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(big.idle, rss) < 250)}`);
+      console.log(`- RSS with ${fmt(big.fleet)} provisioned devices: ${fmt(big.idle)} MB after start, ${fmt(rss)} MB after ${fmt(BIG_TOUCHED)} uplinks from ${fmt(big.touched)} of them (${fmt(median(big.t.rates))} uplinks/s), goal < 250 MB: ${goal(Math.max(big.idle, rss) < 250)}`);
     }
     if (pg) {
       const vsHand = ratio(pg.one, pg.hand);

@@ -54,6 +54,9 @@ class Ring<T> {
     this.items = new Array<T | undefined>(capacity);
   }
 
+  /** When the newest item was pushed (the log's sequence number). */
+  lastSeq = 0;
+
   push(item: T): void {
     this.items[this.next] = item;
     this.next = (this.next + 1) % this.capacity;
@@ -69,32 +72,58 @@ class Ring<T> {
 }
 
 export const DEFAULT_LOG_CAPACITY = 300;
+/**
+ * Profiles with a ring of their own, at most. Entries name the profile of a device's record, which
+ * may be one removed long ago: without a bound every such name would keep a ring for good.
+ */
+export const MAX_LOG_PROFILES = 64;
 
 /**
  * The per-profile event log behind the editor's Logs page: the last `capacity` events of each
  * profile (webhooks accepted and refused, provisioning, decode errors, downlinks and their
  * outcomes). Each profile has its own ring, so a flood of refused requests for an unknown
- * application cannot push a real profile's history out. Emits `event` (LogEvent) for each entry.
+ * application cannot push a real profile's history out; at most `maxProfiles` rings are kept (the
+ * one that logged last longest ago goes), so the log holds at most capacity × maxProfiles entries.
+ * Emits `event` (LogEvent) for each entry.
  */
 export class EventLog extends EventEmitter {
   private readonly rings = new Map<string, Ring<LogEvent>>();
   private seq = 0;
 
-  constructor(readonly capacity = DEFAULT_LOG_CAPACITY) {
+  constructor(
+    readonly capacity = DEFAULT_LOG_CAPACITY,
+    readonly maxProfiles = MAX_LOG_PROFILES,
+  ) {
     super();
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('capacity must be a whole number ≥ 1');
+    if (!Number.isInteger(maxProfiles) || maxProfiles < 1) throw new RangeError('maxProfiles must be a whole number ≥ 1');
   }
 
   record(input: LogInput): LogEvent {
     const event: LogEvent = { ...input, seq: ++this.seq, at: input.at ?? Date.now() };
     let ring = this.rings.get(event.profile);
     if (!ring) {
+      if (this.rings.size >= this.maxProfiles) this.dropQuietestRing();
       ring = new Ring<LogEvent>(this.capacity);
       this.rings.set(event.profile, ring);
     }
     ring.push(event);
+    ring.lastSeq = event.seq;
     if (this.listenerCount('event') > 0) this.emit('event', event);
     return event;
+  }
+
+  /** Forgets the history of the profile that logged last longest ago. */
+  private dropQuietestRing(): void {
+    let quietest: string | undefined;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const [profile, ring] of this.rings) {
+      if (ring.lastSeq < oldest) {
+        oldest = ring.lastSeq;
+        quietest = profile;
+      }
+    }
+    if (quietest !== undefined) this.rings.delete(quietest);
   }
 
   /** The profiles that have events. */

@@ -1,108 +1,210 @@
 // The registry's memory of devices, so that a message is provisioned without a database round
 // trip. Two parts of different size:
-//  - hot: every device seen since start, the columns a sighting reads and changes (DeviceState,
-//    a few hundred bytes per device with its strings shared: 100,000 devices fit in tens of MB);
+//  - hot: every device seen since start, the columns a sighting reads and changes (DeviceState),
+//    kept as rows of typed arrays (numbers, flags) beside shared strings: about 250 bytes per
+//    device, and a sighting changes numbers in place instead of leaving the objects it replaced
+//    behind in the old generation (they outlived the young one, waiting for the device's next
+//    message, and were the larger part of what the heap grew by under load);
 //  - cold: the full records (asset fields, downlink, radio summary) of the most recently seen
 //    devices, bounded, loaded again from the store on a miss.
+// A state read from the cache is a fresh object (it lives as long as the message using it); a
+// device is addressed by a Slot, which tells a row that was freed and reused from the one it named.
 // The hot state is optimistic between flushes (sightings applied as they are accepted) and
 // replaced by the committed state once no write of the device is pending.
 import type { DeviceState } from '../store/device-state';
-import type { DeviceRecord } from '../store/types';
+import type { DeviceRecord, LocationRecord } from '../store/types';
 
-export interface CachedDevice extends DeviceState {
-  /** Writes accepted and not yet committed. */
-  pending: number;
+/** A device's row and the generation it had when it was looked up. */
+export interface Slot {
+  readonly row: number;
+  readonly generation: number;
 }
 
-/** Location sources are a handful of names: one string each. */
-const sources = new Map<string, string>();
-function internSource(s: string): string {
-  let v = sources.get(s);
-  if (v === undefined) {
-    if (sources.size > 64) return s;
-    sources.set(s, s);
-    v = s;
+// Columns of the numeric rows; NaN stands for undefined.
+const CONNECTION_TIMEOUT = 0;
+const LAST_SEEN = 1;
+const UPLINK_COUNT = 2;
+const LAST_FCNT = 3;
+const LAST_UPLINK_AT = 4;
+const LOST_FRAMES = 5;
+const STATE_CHANGED_AT = 6;
+const LOCATION_RANK = 7;
+const LATITUDE = 8;
+const LONGITUDE = 9;
+const ALTITUDE = 10;
+const ACCURACY = 11;
+const LOCATION_AT = 12;
+const WIDTH = 13;
+
+const ONLINE = 1;
+const LOCATED = 2;
+
+/** Strings that repeat across devices (application ids, location sources, asset fields): one copy each, up to a bound. */
+class Interned {
+  private readonly values = new Map<string, string>();
+  constructor(private readonly limit: number) {}
+
+  get(s: string): string {
+    const v = this.values.get(s);
+    if (v !== undefined) return v;
+    if (this.values.size < this.limit) this.values.set(s, s);
+    return s;
   }
-  return v;
+
+  clear(): void {
+    this.values.clear();
+  }
 }
 
-/** A literal with every field: a spread copy here cost 3× the memory (its properties out of line). */
-function cachedDevice(s: DeviceState): CachedDevice {
-  return {
-    id: s.id,
-    applicationId: s.applicationId,
-    deviceId: s.deviceId,
-    bucket: s.bucket,
-    connectionTimeout: s.connectionTimeout,
-    lastSeen: s.lastSeen,
-    uplinkCount: s.uplinkCount,
-    lastFCnt: s.lastFCnt,
-    lastUplinkAt: s.lastUplinkAt,
-    lostFrames: s.lostFrames,
-    online: s.online,
-    stateChangedAt: s.stateChangedAt,
-    location: s.location,
-    locationRank: s.locationRank,
-    pending: 0,
-  };
-}
-
-interface AppDevices {
-  /** The one copy of the application id. */
-  id: string;
-  devices: Map<string, CachedDevice>;
-}
+const orNaN = (v: number | undefined): number => (v === undefined ? NaN : v);
+const orUndefined = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
 
 export class DeviceCache {
-  private readonly apps = new Map<string, AppDevices>();
+  /** application id → device id → row. */
+  private readonly index = new Map<string, Map<string, number>>();
+  private numbers = new Float64Array(0);
+  private flags = new Uint8Array(0);
+  private pendingWrites = new Int32Array(0);
+  private generations = new Uint32Array(0);
+  /** Index into `sources` of each row's location source. */
+  private sourceOf = new Uint16Array(0);
+  private readonly sources: string[] = [];
+  private readonly sourceIndex = new Map<string, number>();
+  private readonly ids: string[] = [];
+  private readonly applicationIds: string[] = [];
+  private readonly deviceIds: string[] = [];
+  private readonly buckets: string[] = [];
+  private readonly free: number[] = [];
+  private rows = 0;
+  private generation = 0;
+  private readonly shared = new Interned(1024);
   private readonly records = new Map<string, DeviceRecord>();
-  private hotCount = 0;
 
   constructor(private readonly coldLimit = 5_000) {}
 
   /** Devices held in memory (hot part). */
   get size(): number {
-    return this.hotCount;
+    return this.rows - this.free.length;
   }
 
-  get(applicationId: string, deviceId: string): CachedDevice | undefined {
-    return this.apps.get(applicationId)?.devices.get(deviceId);
+  find(applicationId: string, deviceId: string): Slot | undefined {
+    const row = this.index.get(applicationId)?.get(deviceId);
+    return row === undefined ? undefined : { row, generation: this.generations[row] };
   }
 
-  /** Keeps `state` (copied) as the device's hot state, with its strings shared; returns the cached object. */
-  put(state: DeviceState): CachedDevice {
-    let app = this.apps.get(state.applicationId);
-    if (!app) {
-      app = { id: state.applicationId, devices: new Map() };
-      this.apps.set(app.id, app);
+  /** Whether the slot still names the device it was looked up for (not forgotten meanwhile). */
+  holds(slot: Slot): boolean {
+    return this.generations[slot.row] === slot.generation;
+  }
+
+  /** The device's hot state, as a new object. */
+  read(slot: Slot): DeviceState {
+    const r = slot.row;
+    const n = this.numbers;
+    const at = r * WIDTH;
+    const state: DeviceState = {
+      id: this.ids[r],
+      applicationId: this.applicationIds[r],
+      deviceId: this.deviceIds[r],
+      bucket: this.buckets[r],
+      connectionTimeout: n[at + CONNECTION_TIMEOUT],
+      lastSeen: orUndefined(n[at + LAST_SEEN]),
+      uplinkCount: n[at + UPLINK_COUNT],
+      lastFCnt: orUndefined(n[at + LAST_FCNT]),
+      lastUplinkAt: orUndefined(n[at + LAST_UPLINK_AT]),
+      lostFrames: n[at + LOST_FRAMES],
+      online: (this.flags[r] & ONLINE) !== 0,
+      stateChangedAt: orUndefined(n[at + STATE_CHANGED_AT]),
+      location: undefined,
+      locationRank: orUndefined(n[at + LOCATION_RANK]),
+    };
+    if (this.flags[r] & LOCATED) {
+      const location: LocationRecord = { latitude: n[at + LATITUDE], longitude: n[at + LONGITUDE], source: this.sources[this.sourceOf[r]], at: n[at + LOCATION_AT] };
+      if (!Number.isNaN(n[at + ALTITUDE])) location.altitude = n[at + ALTITUDE];
+      if (!Number.isNaN(n[at + ACCURACY])) location.accuracy = n[at + ACCURACY];
+      state.location = location;
     }
-    let entry = app.devices.get(state.deviceId);
-    if (!entry) {
-      entry = cachedDevice(state);
-      app.devices.set(entry.deviceId, entry);
-      this.hotCount++;
-    } else {
-      const { deviceId, pending } = entry;
-      Object.assign(entry, state);
-      entry.deviceId = deviceId;
-      entry.pending = pending;
+    return state;
+  }
+
+  /** Stores `state` as the device's hot state (its ids are the row's and are not changed). */
+  write(slot: Slot, state: DeviceState): void {
+    const r = slot.row;
+    const n = this.numbers;
+    const at = r * WIDTH;
+    n[at + CONNECTION_TIMEOUT] = state.connectionTimeout;
+    n[at + LAST_SEEN] = orNaN(state.lastSeen);
+    n[at + UPLINK_COUNT] = state.uplinkCount;
+    n[at + LAST_FCNT] = orNaN(state.lastFCnt);
+    n[at + LAST_UPLINK_AT] = orNaN(state.lastUplinkAt);
+    n[at + LOST_FRAMES] = state.lostFrames;
+    n[at + STATE_CHANGED_AT] = orNaN(state.stateChangedAt);
+    n[at + LOCATION_RANK] = orNaN(state.locationRank);
+    let flags = state.online ? ONLINE : 0;
+    const loc = state.location;
+    if (loc) {
+      flags |= LOCATED;
+      n[at + LATITUDE] = loc.latitude;
+      n[at + LONGITUDE] = loc.longitude;
+      n[at + ALTITUDE] = orNaN(loc.altitude);
+      n[at + ACCURACY] = orNaN(loc.accuracy);
+      n[at + LOCATION_AT] = loc.at;
+      this.sourceOf[r] = this.sourceNumber(loc.source);
     }
-    // Records read from the database bring their own copies of the ids: keep one.
-    entry.applicationId = app.id;
-    if (entry.id === entry.deviceId) entry.id = entry.deviceId;
-    if (entry.bucket === entry.id) entry.bucket = entry.id;
-    if (entry.location) entry.location.source = internSource(entry.location.source);
-    return entry;
+    this.flags[r] = flags;
+  }
+
+  /** Keeps `state` as the device's hot state, adding the device when it is not held; returns its slot. */
+  put(state: DeviceState): Slot {
+    let devices = this.index.get(state.applicationId);
+    if (!devices) {
+      devices = new Map();
+      this.index.set(this.shared.get(state.applicationId), devices);
+    }
+    let row = devices.get(state.deviceId);
+    if (row === undefined) {
+      row = this.newRow();
+      // One copy of the ids: records read from the database bring their own.
+      const deviceId = state.deviceId;
+      this.ids[row] = state.id === deviceId ? deviceId : state.id;
+      this.applicationIds[row] = this.shared.get(state.applicationId);
+      this.deviceIds[row] = deviceId;
+      this.buckets[row] = state.bucket === state.id ? this.ids[row] : state.bucket === deviceId ? deviceId : state.bucket;
+      this.pendingWrites[row] = 0;
+      this.generations[row] = ++this.generation;
+      devices.set(deviceId, row);
+    }
+    const slot = { row, generation: this.generations[row] };
+    this.write(slot, state);
+    return slot;
+  }
+
+  /** Counts a write more (+1) or less (-1) as pending; returns how many remain. */
+  addPending(slot: Slot, delta: 1 | -1): number {
+    this.pendingWrites[slot.row] += delta;
+    return this.pendingWrites[slot.row];
+  }
+
+  /** The device went offline (found by the sweep). */
+  markOffline(applicationId: string, deviceId: string, stateChangedAt: number | undefined): void {
+    const slot = this.find(applicationId, deviceId);
+    if (!slot) return;
+    this.flags[slot.row] &= ~ONLINE;
+    this.numbers[slot.row * WIDTH + STATE_CHANGED_AT] = orNaN(stateChangedAt);
   }
 
   /** Forgets a device (its state may be wrong: a write failed); it is loaded again on its next message. */
-  evict(entry: CachedDevice): void {
-    const app = this.apps.get(entry.applicationId);
-    if (app?.devices.get(entry.deviceId) === entry) {
-      app.devices.delete(entry.deviceId);
-      this.hotCount--;
-    }
-    this.records.delete(entry.id);
+  evict(slot: Slot): void {
+    if (!this.holds(slot)) return;
+    const r = slot.row;
+    this.index.get(this.applicationIds[r])?.delete(this.deviceIds[r]);
+    this.records.delete(this.ids[r]);
+    this.ids[r] = '';
+    this.applicationIds[r] = '';
+    this.deviceIds[r] = '';
+    this.buckets[r] = '';
+    this.generations[r] = ++this.generation;
+    this.free.push(r);
   }
 
   /** The device's full record, when among the recently seen. */
@@ -117,14 +219,75 @@ export class DeviceCache {
   }
 
   putRecord(record: DeviceRecord): void {
+    // Asset fields and profile ids repeat across devices: records read from the database bring a copy each.
+    record.applicationId = this.shared.get(record.applicationId);
+    record.profileId = this.shared.get(record.profileId);
+    record.assetType = this.shared.get(record.assetType);
+    record.assetGroup = this.shared.get(record.assetGroup);
+    if (record.id === record.deviceId) record.id = record.deviceId;
+    if (record.bucket === record.id) record.bucket = record.id;
     this.records.delete(record.id);
     this.records.set(record.id, record);
     if (this.records.size > this.coldLimit) this.records.delete(this.records.keys().next().value as string);
   }
 
   clear(): void {
-    this.apps.clear();
+    this.index.clear();
     this.records.clear();
-    this.hotCount = 0;
+    this.shared.clear();
+    this.ids.length = 0;
+    this.applicationIds.length = 0;
+    this.deviceIds.length = 0;
+    this.buckets.length = 0;
+    this.free.length = 0;
+    this.rows = 0;
+    this.numbers = new Float64Array(0);
+    this.flags = new Uint8Array(0);
+    this.pendingWrites = new Int32Array(0);
+    this.generations = new Uint32Array(0);
+    this.sourceOf = new Uint16Array(0);
+  }
+
+  private sourceNumber(source: string): number {
+    let i = this.sourceIndex.get(source);
+    if (i === undefined) {
+      // A handful of names in practice; past the bound the last one is reused rather than growing.
+      if (this.sources.length >= 0xffff) return this.sources.length - 1;
+      i = this.sources.length;
+      this.sources.push(source);
+      this.sourceIndex.set(source, i);
+    }
+    return i;
+  }
+
+  private newRow(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const row = this.rows++;
+    if (row >= this.flags.length) this.grow(Math.max(256, Math.ceil(this.flags.length * 1.5)));
+    // Dense arrays (pushed in order): a hole would turn them into dictionaries.
+    this.ids.push('');
+    this.applicationIds.push('');
+    this.deviceIds.push('');
+    this.buckets.push('');
+    return row;
+  }
+
+  private grow(capacity: number): void {
+    const numbers = new Float64Array(capacity * WIDTH);
+    numbers.set(this.numbers);
+    this.numbers = numbers;
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags);
+    this.flags = flags;
+    const pending = new Int32Array(capacity);
+    pending.set(this.pendingWrites);
+    this.pendingWrites = pending;
+    const generations = new Uint32Array(capacity);
+    generations.set(this.generations);
+    this.generations = generations;
+    const sourceOf = new Uint16Array(capacity);
+    sourceOf.set(this.sourceOf);
+    this.sourceOf = sourceOf;
   }
 }

@@ -7,7 +7,7 @@ import { describeError } from '../store/errors';
 import type { TtsStore } from '../store/store';
 import type { DeviceRecord, DeviceSighting, LocationRecord, NewDevice } from '../store/types';
 import type { TtsEnvelope } from '../tts/envelope-types';
-import { DeviceCache, type CachedDevice } from './device-cache';
+import { DeviceCache, type Slot } from './device-cache';
 import { bestLocation, locationMoved } from './location';
 import { radioSummary } from './radio-summary';
 
@@ -88,7 +88,7 @@ export class DeviceRegistry extends EventEmitter {
   private sweeping: Promise<DeviceRecord[]> | undefined;
   private readonly cache: DeviceCache;
   /** Loads in progress, so that a burst of one unknown device asks the store once. */
-  private readonly loading = new Map<string, Promise<CachedDevice | undefined>>();
+  private readonly loading = new Map<string, Promise<Slot | undefined>>();
 
   constructor(
     readonly store: TtsStore,
@@ -161,37 +161,39 @@ export class DeviceRegistry extends EventEmitter {
   async accept(envelope: TtsEnvelope, profile: ProfileSettings, now = Date.now()): Promise<AcceptedMessage> {
     const at = timeOf(envelope, now);
     const replay = (envelope as { replay?: unknown }).replay === true;
-    let entry = this.cache.get(envelope.application_id, envelope.device_id) ?? (await this.load(envelope.application_id, envelope.device_id));
+    let slot = this.cache.find(envelope.application_id, envelope.device_id) ?? (await this.load(envelope.application_id, envelope.device_id));
     let create: NewDevice | undefined;
-    if (!entry) {
+    if (!slot) {
       if (!CREATING_TYPES.has(envelope.type)) return { created: false, skipped: 'not-provisioning-message', committed: NO_EVENTS };
       if (!profile.autoProvision) return { created: false, skipped: 'auto-provision-off', committed: NO_EVENTS };
       create = newDevice(envelope, profile, at);
-      entry = this.cache.put(newDeviceState(create));
+      slot = this.cache.put(newDeviceState(create));
       this.cache.putRecord(recordOf(create));
     }
     const sighting = SIGHTING_TYPES.has(envelope.type) ? sightingOf(envelope, profile, at, replay) : undefined;
-    if (!create && !sighting) return { device: await this.recordOf(entry), created: false, committed: NO_EVENTS };
+    const state = this.cache.read(slot);
+    if (!create && !sighting) return { device: withState(await this.recordOf(state.id), state), created: false, committed: NO_EVENTS };
 
     // Optimistic: the next messages of this device see this one; the flush decides for real.
-    const effect = sighting ? applySighting(entry, sighting, now) : undefined;
-    const target = entry;
-    target.pending++;
+    const effect = sighting ? applySighting(state, sighting, now) : undefined;
+    if (sighting) this.cache.write(slot, state);
+    const target = slot;
+    this.cache.addPending(target, 1);
     let record: DeviceRecord;
     try {
-      record = await this.recordOf(target);
+      record = await this.recordOf(state.id);
     } catch (err) {
-      target.pending--;
+      this.settle(target);
       this.cache.evict(target);
       throw err;
     }
     if (effect?.metadata) record.metadata = effect.metadata;
-    const device = withState(record, target);
-    const write = this.store.writeDevice({ id: target.id, ...(create ? { create } : {}), ...(sighting ? { sighting } : {}) });
+    const device = withState(record, state);
+    const write = this.store.writeDevice({ id: state.id, ...(create ? { create } : {}), ...(sighting ? { sighting } : {}) });
     const committed = write.then(
       (result) => this.committed(target, result, at),
       (err: unknown) => {
-        target.pending--;
+        this.settle(target);
         this.cache.evict(target);
         throw err;
       },
@@ -199,15 +201,20 @@ export class DeviceRegistry extends EventEmitter {
     return { device, created: create !== undefined, committed };
   }
 
+  /** One pending write of the device less; how many remain (0 when the device was forgotten meanwhile). */
+  private settle(slot: Slot): number {
+    return this.cache.holds(slot) ? this.cache.addPending(slot, -1) : 0;
+  }
+
   /** Refreshes the cache with the committed state and names the transitions this write caused. */
-  private committed(entry: CachedDevice, result: DeviceWriteResult, at: number): LifecycleEvent[] {
-    entry.pending--;
+  private committed(slot: Slot, result: DeviceWriteResult, at: number): LifecycleEvent[] {
+    const remaining = this.settle(slot);
     const state = result.state;
     if (!state) {
-      this.cache.evict(entry); // deleted meanwhile
+      this.cache.evict(slot); // deleted meanwhile
       return [];
     }
-    if (entry.pending === 0) this.cache.put(state);
+    if (remaining === 0 && this.cache.holds(slot)) this.cache.write(slot, state);
     const events: LifecycleEvent[] = [];
     const effect = result.effect;
     const announce = this.listenerCount('device') > 0 && (result.created || (effect !== undefined && !effect.duplicate));
@@ -222,7 +229,7 @@ export class DeviceRegistry extends EventEmitter {
     return events;
   }
 
-  private load(applicationId: string, deviceId: string): Promise<CachedDevice | undefined> {
+  private load(applicationId: string, deviceId: string): Promise<Slot | undefined> {
     const key = `${applicationId}/${deviceId}`;
     let loading = this.loading.get(key);
     if (!loading) {
@@ -231,7 +238,7 @@ export class DeviceRegistry extends EventEmitter {
         .then((found) => {
           if (!found) return undefined;
           this.cache.putRecord(found.record);
-          return this.cache.get(applicationId, deviceId) ?? this.cache.put(found.state);
+          return this.cache.find(applicationId, deviceId) ?? this.cache.put(found.state);
         })
         .finally(() => this.loading.delete(key));
       this.loading.set(key, loading);
@@ -240,11 +247,11 @@ export class DeviceRegistry extends EventEmitter {
   }
 
   /** The full record of a cached device (from the store when it is not among the recent ones). */
-  private async recordOf(entry: CachedDevice): Promise<DeviceRecord> {
-    let record = this.cache.record(entry.id);
+  private async recordOf(id: string): Promise<DeviceRecord> {
+    let record = this.cache.record(id);
     if (!record) {
-      record = await this.store.getDevice(entry.id);
-      if (!record) throw new Error(`device "${entry.id}" is no longer in the store`);
+      record = await this.store.getDevice(id);
+      if (!record) throw new Error(`device "${id}" is no longer in the store`);
       this.cache.putRecord(record);
     }
     return record;
@@ -277,11 +284,7 @@ export class DeviceRegistry extends EventEmitter {
       if (this.store.state.status !== 'ready') return [];
       const offline = await this.store.markOffline(now);
       for (const device of offline) {
-        const entry = this.cache.get(device.applicationId, device.deviceId);
-        if (entry) {
-          entry.online = false;
-          entry.stateChangedAt = device.stateChangedAt;
-        }
+        this.cache.markOffline(device.applicationId, device.deviceId, device.stateChangedAt);
         this.emit('lifecycle', { event: 'offline', device, at: now } satisfies LifecycleEvent);
       }
       return offline;

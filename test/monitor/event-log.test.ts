@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { EventLog, type LogEvent } from '../../src/monitor/event-log';
+import { EventLog, MAX_LOG_PROFILES, type LogEvent } from '../../src/monitor/event-log';
 
 describe('monitor: event log', () => {
   it('keeps the newest events of each profile up to its capacity, newest first', () => {
@@ -19,6 +19,25 @@ describe('monitor: event log', () => {
     assert.equal(log.list({ profile: 'farm' }).length, 1);
     assert.equal(log.list({ profile: '' }).length, 10);
     assert.equal(log.list().length, 11);
+  });
+
+  it('keeps the rings of at most maxProfiles profiles, dropping the one that logged last longest ago', () => {
+    const log = new EventLog(5, 3);
+    log.record({ kind: 'provision', outcome: 'created', profile: 'old', deviceId: 'd1' });
+    log.record({ kind: 'provision', outcome: 'created', profile: 'busy', deviceId: 'd2' });
+    log.record({ kind: 'provision', outcome: 'created', profile: 'quiet', deviceId: 'd3' });
+    log.record({ kind: 'provision', outcome: 'online', profile: 'old', deviceId: 'd1' });
+    log.record({ kind: 'provision', outcome: 'online', profile: 'busy', deviceId: 'd2' });
+    log.record({ kind: 'provision', outcome: 'created', profile: 'removed-long-ago', deviceId: 'd4' });
+    assert.deepEqual(log.profiles().sort(), ['busy', 'old', 'removed-long-ago']);
+    assert.deepEqual(log.list({ profile: 'old' }).map((e) => e.outcome), ['online', 'created']);
+    // A device record per removed profile: the log stays at capacity × maxProfiles entries.
+    const bounded = new EventLog(2);
+    for (let i = 0; i < 1_000; i++) for (let k = 0; k < 3; k++) bounded.record({ kind: 'provision', outcome: 'offline', profile: `p${i}`, deviceId: `d${k}` });
+    assert.equal(bounded.profiles().length, MAX_LOG_PROFILES);
+    assert.equal(bounded.list().length, 2 * MAX_LOG_PROFILES);
+    assert.ok(bounded.profiles().includes('p999'));
+    assert.equal(bounded.profiles().includes('p0'), false);
   });
 
   it('filters by kind, device (registry id, device id or application/device) and seq, with a limit', () => {
@@ -49,8 +68,9 @@ describe('monitor: event log', () => {
     assert.ok(seen[1].seq > seen[0].seq);
   });
 
-  it('refuses a capacity that is not a whole number ≥ 1', () => {
+  it('refuses a capacity or a profile bound that is not a whole number ≥ 1', () => {
     assert.throws(() => new EventLog(0), RangeError);
     assert.throws(() => new EventLog(1.5), RangeError);
+    assert.throws(() => new EventLog(10, 0), RangeError);
   });
 });

@@ -38,7 +38,7 @@ import { breakdown, BUCKETS } from './cpu-profile';
 import { topSites } from './heap-profile';
 import type { MemoryFacts } from './memory-probe';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
-import { cpuMicros, rssMB, threadCpuMicros, treeCpuMicros } from './proc-stats';
+import { cpuMicros, machineTicks, rssMB, threadCpuMicros, treeCpuMicros } from './proc-stats';
 
 const TOKEN = 'bench-webhook-token-0123456789abcdef';
 const APPLICATION = 'bench-app';
@@ -94,6 +94,8 @@ interface Target {
   /** CPU µs so far of the database server the target writes to (PostgreSQL), and per uplink per run. */
   serverCpuOf?: () => number;
   serverCpu: number[];
+  /** Share of the machine's CPU left idle during each recorded closed-loop run, %. */
+  idle: number[];
 }
 
 function target(name: string, urls: string[], pids: () => number[], prefix: string, rows: () => Promise<number>, counts: () => Promise<StoredCounts>, fleetSize = DEVICES): Target {
@@ -113,6 +115,7 @@ function target(name: string, urls: string[], pids: () => number[], prefix: stri
     p99: [],
     notes: new Set(),
     serverCpu: [],
+    idle: [],
   };
 }
 
@@ -226,9 +229,11 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const cpu0 = cpuOf(t);
   const main0 = mainCpuOf(t);
   const server0 = t.serverCpuOf?.();
+  const machine0 = machineTicks();
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
+  const machine1 = machineTicks();
   const end = await drained(t, before + load.acked.length);
   const cpu = cpuOf(t) - cpu0;
   const main = mainCpuOf(t) - main0;
@@ -239,6 +244,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
     t.cpu.push(cpu / load.acked.length);
     t.mainCpu.push(main / load.acked.length);
     t.rss.push(rssOf(t));
+    t.idle.push((100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total));
     if (server0 !== undefined) t.serverCpu.push((t.serverCpuOf!() - server0) / load.acked.length);
   }
   return rate;
@@ -690,7 +696,10 @@ export async function run(): Promise<void> {
       if (sqlite) console.log(`- PostgreSQL pipeline / SQLite pipeline (inbox on), round by round: ${ratio(pg.one, sqlite.pipeline).text}`);
       console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
       console.log(`- PostgreSQL, 2 Node-RED with ${CONCURRENCY} in flight each / 1 with ${CONCURRENCY}: ${ratio(pg.twoEach, pg.one).text}`);
-      console.log(`- PostgreSQL server CPU µs per uplink (all its processes, beside the Node-RED CPU above): ${[pg.one, pg.two, pg.twoEach].map((t) => `${t.name.replace('pipeline, PostgreSQL, ', '')} ${fmt(median(t.serverCpu))}`).join(', ')}`);
+      const short = (t: Target): string => t.name.replace('pipeline, PostgreSQL, ', '');
+      console.log(`- PostgreSQL server CPU µs per uplink (all its processes, beside the Node-RED CPU above): ${[pg.one, pg.two, pg.twoEach].map((t) => `${short(t)} ${fmt(median(t.serverCpu))}`).join(', ')}`);
+      // Two instances can only beat one when one leaves CPU unused: near 0 % idle, the machine caps both.
+      console.log(`- machine CPU idle while the uplinks were posted (median of the rounds): ${[pg.one, pg.two, pg.twoEach].map((t) => `${short(t)} ${fmt(median(t.idle))} %`).join(', ')}`);
       console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices (both fleets): ${goal(pg.counters.wrong.length === 0)}`);
     }
     if (profile) {

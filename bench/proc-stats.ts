@@ -56,6 +56,12 @@ export function treeCpuMicros(pid: number): number {
   return total;
 }
 
+/** The whole machine's CPU time so far, all cores, and the idle part of it (idle + iowait), in ticks. */
+export function machineTicks(): { total: number; idle: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), idle: fields[3] + fields[4] };
+}
+
 /** Resident set size in MB. */
 export function rssMB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

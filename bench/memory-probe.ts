@@ -3,8 +3,9 @@
 // process's memory is made of to `<n>.json` (n counting from 1), before and,
 // when the process runs with --expose-gc, after a full collection (live data against garbage not
 // yet collected). With BENCH_MEMORY_SAMPLING=1 a sampling heap profile runs from start and each
-// probe also writes the allocation sites of what is live (`<n>.heapprofile`); =promoted adds
-// what outlived the young generation and a full collection freed since.
+// probe also writes the allocation sites of what is live (`<n>.heapprofile`). (Node 20's
+// includeObjectsCollectedByMajorGC kept objects that never left the young generation: no help
+// in telling promoted garbage apart; --trace-gc-nvp's `promoted=` per scavenge is.)
 import { existsSync, readFileSync, renameSync, watch, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -58,13 +59,10 @@ const dir = process.env.BENCH_MEMORY_DIR;
 if (dir && isMainThread) {
   let n = 0;
   const session = new Session();
-  // `promoted`: also what a full collection freed (objects that outlived the young generation:
-  // the garbage that grows the old space), not only what is live.
-  const mode = process.env.BENCH_MEMORY_SAMPLING;
-  const sampling = mode === '1' || mode === 'promoted';
+  const sampling = process.env.BENCH_MEMORY_SAMPLING === '1';
   if (sampling) {
     session.connect();
-    session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: mode === 'promoted' } as object);
+    session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
   }
   const write = (name: string, text: string): void => {
     // Written whole, then renamed: the bench waits for the name to appear.

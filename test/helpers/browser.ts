@@ -138,12 +138,13 @@ export async function replaceScript(page: Page, text: string): Promise<void> {
   // The text goes in as one edit, as a paste would: typed key by key, what Monaco adds (closing
   // brackets, indentation after Enter, a suggestion taken by Enter) depends on the machine's speed.
   const typed = await page.evaluate((value) => {
-    type Editor = { hasTextFocus(): boolean; getValue(): string; getModel(): { getFullModelRange(): unknown }; executeEdits(source: string, edits: Array<{ range: unknown; text: string }>): boolean };
+    type Editor = { getContainerDomNode(): HTMLElement; getValue(): string; getModel(): { getFullModelRange(): unknown }; executeEdits(source: string, edits: Array<{ range: unknown; text: string }>): boolean };
     const monaco = (window as unknown as { monaco: { editor: { getEditors(): Editor[] } } }).monaco;
-    const focused = monaco.editor.getEditors().find((e) => e.hasTextFocus());
-    if (!focused) return undefined;
-    focused.executeEdits('test', [{ range: focused.getModel().getFullModelRange(), text: value }]);
-    return focused.getValue();
+    // By its place in the dialog, not by focus: a tray still settling can take the focus away.
+    const script = monaco.editor.getEditors().find((e) => e.getContainerDomNode().isConnected && e.getContainerDomNode().closest('#node-input-script-editor') !== null);
+    if (!script) return undefined;
+    script.executeEdits('test', [{ range: script.getModel().getFullModelRange(), text: value }]);
+    return script.getValue();
   }, text);
   if (typed !== text) throw new Error(`Monaco holds other text than was put in:\n${String(typed)}\n--- expected ---\n${text}`);
 }

@@ -191,10 +191,17 @@ describe('backfill from the Storage Integration', function () {
 
     it('fetches the silence between two live uplinks far apart (deliveries resumed)', async function () {
       const service = start({ reconnectGapMs: 0 });
-      deliver(await uplink());
+      // Each uplink a millisecond later than the one before: within one millisecond the simulator's
+      // random sub-millisecond digits may put a later uplink first, and then there is no silence.
+      const later = async (): Promise<ApplicationUp> => {
+        const at = Date.now();
+        while (Date.now() === at) await new Promise((resolve) => setImmediate(resolve));
+        return uplink();
+      };
+      deliver(await later());
       await service.idle();
-      const lost = [await uplink(), await uplink()];
-      deliver(await uplink());
+      const lost = [await later(), await later()];
+      deliver(await later());
       await service.idle();
       assert.deepEqual(input.bodies.map(counterOf), inStoredOrder(lost));
     });

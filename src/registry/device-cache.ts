@@ -56,6 +56,15 @@ class Interned {
   }
 }
 
+type Column = Float64Array | Uint8Array | Int32Array | Uint32Array | Uint16Array;
+
+/** A longer column of the same kind holding the old one's values. */
+function enlarged<T extends Column>(column: T, length: number): T {
+  const next = new (column.constructor as new (length: number) => T)(length);
+  next.set(column);
+  return next;
+}
+
 const orNaN = (v: number | undefined): number => (v === undefined ? NaN : v);
 const orUndefined = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
 
@@ -274,20 +283,10 @@ export class DeviceCache {
   }
 
   private grow(capacity: number): void {
-    const numbers = new Float64Array(capacity * WIDTH);
-    numbers.set(this.numbers);
-    this.numbers = numbers;
-    const flags = new Uint8Array(capacity);
-    flags.set(this.flags);
-    this.flags = flags;
-    const pending = new Int32Array(capacity);
-    pending.set(this.pendingWrites);
-    this.pendingWrites = pending;
-    const generations = new Uint32Array(capacity);
-    generations.set(this.generations);
-    this.generations = generations;
-    const sourceOf = new Uint16Array(capacity);
-    sourceOf.set(this.sourceOf);
-    this.sourceOf = sourceOf;
+    this.numbers = enlarged(this.numbers, capacity * WIDTH);
+    this.flags = enlarged(this.flags, capacity);
+    this.pendingWrites = enlarged(this.pendingWrites, capacity);
+    this.generations = enlarged(this.generations, capacity);
+    this.sourceOf = enlarged(this.sourceOf, capacity);
   }
 }

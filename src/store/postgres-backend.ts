@@ -106,6 +106,16 @@ function named(text: string, values: unknown[]): { name: string; text: string; v
  * upserts on unique keys, device updates lock their row, and the offline sweep and migrations
  * take advisory locks so one instance at a time does them.
  */
+
+/** Rolls back after a failed statement; true when that failed too: the connection is gone and must not return to the pool. */
+async function rollBack(client: { query(text: string): Promise<unknown> }): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return false;
+  } catch {
+    return true;
+  }
+}
 export class PostgresBackend implements StoreBackend {
   readonly dialect = 'postgres' as const;
   private pool: Pool | undefined;
@@ -193,11 +203,7 @@ export class PostgresBackend implements StoreBackend {
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true; // the connection is gone: do not return it to the pool
-      }
+      broken = await rollBack(client);
       throw err;
     } finally {
       release(broken);
@@ -310,11 +316,7 @@ export class PostgresBackend implements StoreBackend {
       if (committed.status === 'rejected') throw committed.reason;
       return { devices: results };
     } catch (err) {
-      try {
-        await c.query('ROLLBACK');
-      } catch {
-        broken = true; // the connection is gone: do not return it to the pool
-      }
+      broken = await rollBack(c);
       throw err;
     } finally {
       release(broken);

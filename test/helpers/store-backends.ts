@@ -9,6 +9,7 @@ import type { StoreBackend } from '../../src/store/backend';
 import { PostgresBackend } from '../../src/store/postgres-backend';
 import { SqliteThreadBackend } from '../../src/store/sqlite-thread';
 import { TtsStore, type StoreOptions } from '../../src/store/store';
+import type { NewDevice } from '../../src/store/types';
 import { createTestDatabase } from './postgres';
 
 export interface TestTarget {
@@ -95,3 +96,24 @@ export const BACKENDS: BackendKind[] = [
     },
   },
 ];
+
+/** The store suites' clock: a fixed morning. */
+export const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
+
+/** A device as provisioning creates it; `overrides` for the test at hand. */
+export function newDevice(overrides: Partial<NewDevice> = {}): NewDevice {
+  return {
+    id: 'dev-probe-01',
+    applicationId: 'farm-sensors',
+    deviceId: 'probe-01',
+    devEui: 'A84041000181C3D2',
+    joinEui: 'A840410000000101',
+    bucket: 'bkt-probe-01',
+    profileId: 'profile-1',
+    assetType: 'soil-probe',
+    assetGroup: 'north-field',
+    connectionTimeout: 60_000,
+    at: T0,
+    ...overrides,
+  };
+}

@@ -12,25 +12,8 @@ import { StoreDataError, StoreUnavailableError } from '../../src/store/errors';
 import { locationMoved } from '../../src/store/location-move';
 import { SqliteThreadBackend, SqliteThreadStopped, sqliteThreadsRunning } from '../../src/store/sqlite-thread';
 import { TtsStore, type StoreState } from '../../src/store/store';
-import type { NewDevice } from '../../src/store/types';
 import { BUILD_ROOT } from '../helpers/node-red-process';
-
-const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
-
-function newDevice(overrides: Partial<NewDevice> = {}): NewDevice {
-  return {
-    id: 'dev-probe-01',
-    applicationId: 'farm-sensors',
-    deviceId: 'probe-01',
-    bucket: 'bkt-probe-01',
-    profileId: 'profile-1',
-    assetType: 'soil-probe',
-    assetGroup: 'north-field',
-    connectionTimeout: 60_000,
-    at: T0,
-    ...overrides,
-  };
-}
+import { T0, newDevice } from '../helpers/store-backends';
 
 /** Resolves when the store is ready again; one promise (and listener) for every writer waiting. */
 const readyAgain = new WeakMap<TtsStore, Promise<void>>();

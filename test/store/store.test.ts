@@ -3,28 +3,8 @@ import vm from 'node:vm';
 import { exportBucket } from '../../src/store/export';
 import { LATEST_VERSION } from '../../src/store/migrations';
 import type { TtsStore } from '../../src/store/store';
-import type { NewDevice } from '../../src/store/types';
 import { Client } from 'pg';
-import { BACKENDS, type TestTarget } from '../helpers/store-backends';
-
-const T0 = Date.UTC(2025, 2, 14, 9, 0, 0);
-
-function newDevice(overrides: Partial<NewDevice> = {}): NewDevice {
-  return {
-    id: 'dev-probe-01',
-    applicationId: 'farm-sensors',
-    deviceId: 'probe-01',
-    devEui: 'A84041000181C3D2',
-    joinEui: 'A840410000000101',
-    bucket: 'bkt-probe-01',
-    profileId: 'profile-1',
-    assetType: 'soil-probe',
-    assetGroup: 'north-field',
-    connectionTimeout: 60_000,
-    at: T0,
-    ...overrides,
-  };
-}
+import { BACKENDS, T0, newDevice, type TestTarget } from '../helpers/store-backends';
 
 async function collect(gen: AsyncGenerator<string>): Promise<string> {
   let text = '';

@@ -51,6 +51,30 @@ describe('codec engine: script forms', () => {
     });
   });
 
+  describe('what each form is handed, as in TTS', () => {
+    const keysOf = 'function decodeUplink(input) { return { data: { keys: Object.keys(input).sort(), port: input.fPort } }; }';
+    const fromWebhook = { bytes: hex('01 02'), fPort: 5, recvTime: new Date(0), decodedPayload: { t: 1 }, message: { f_cnt: 9, rx_metadata: [] } };
+
+    it('decodeUplink gets bytes, fPort and recvTime only, not the plugin form\'s message and decoded payload', async () => {
+      const codec = createCodec(keysOf);
+      try {
+        assert.deepEqual(codec.decodeUplink(fromWebhook).data, { keys: ['bytes', 'fPort', 'recvTime'], port: 5 });
+        assert.deepEqual((await codec.decodeUplinkQueued(fromWebhook)).data, { keys: ['bytes', 'fPort', 'recvTime'], port: 5 });
+      } finally {
+        codec.close();
+      }
+    });
+
+    it('the plugin form still gets the message, in the codec thread too', async () => {
+      const codec = createCodec('module.exports.uplink = function (payload, message) { return { payload: payload, fCnt: message.f_cnt }; };');
+      try {
+        assert.deepEqual((await codec.decodeUplinkQueued(fromWebhook)).data, { payload: { t: 1 }, fCnt: 9 });
+      } finally {
+        codec.close();
+      }
+    });
+  });
+
   describe('TTS codec API: a ~200-line vendor codec (fixtures/acme-env-sensor.js)', () => {
     const codec = createCodec(fixture('acme-env-sensor.js'));
     const report = hex('01 75 5C 03 67 10 01 04 68 71 05 7D 67 04 06 73 8B 27 07 00 01 08 CB 86 09 92 E8 03 18 FC 00 00 FF 0A 01 04 FF 16 67 45 23 01 EF CD AB 89');

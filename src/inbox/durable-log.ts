@@ -12,7 +12,10 @@ import { join } from 'node:path';
  * Appends are written in groups to a segment opened with O_DSYNC (a write returns once its data is
  * on disk: one file-system call per group where write + fdatasync took two, each a hand-off to
  * libuv's thread pool that costs the event loop 15-60 µs): every request that arrives while one
- * group is being written joins the next, so concurrent requests share one sync. Finish and effect records
+ * group is being written joins the next, so concurrent requests share one sync. Groups overwrite
+ * zeros written ahead of them (PREPARE_BYTES at a time): a write that grows the file makes each
+ * sync commit the file's new size to the file-system journal too, which cost ~40 % more time
+ * and CPU per sync here (p50 230 against 150 µs). A reader stops at the zeros. Finish and effect records
  * ride along with the next group; losing them in a crash only means a replay, which downstream
  * nodes recognise. A segment is deleted once every message in it has finished.
  */
@@ -56,13 +59,20 @@ export interface LogOptions {
 
 // A group this large already shares a write well: no waiting.
 const GATHER_BELOW = 32;
+// Zeros written ahead of the groups, at most this much at a time (~1 ms here for 1 MiB, once per
+// ~600 uplinks); never more than the segment's size limit (rounded up to a page).
+const PREPARE_BYTES = 1024 * 1024;
+const PAGE = 4096;
 
 interface Segment {
   first: number;
   file: string;
-  /** File descriptor, opened for appending with O_DSYNC. */
+  /** File descriptor, opened for writing with O_DSYNC. */
   fd?: number;
+  /** Bytes of records: where the next group goes. */
   size: number;
+  /** The file's length: zeros from `size` on. */
+  prepared: number;
   live: number;
 }
 
@@ -417,9 +427,10 @@ export class DurableLog {
       const data = Buffer.concat(group.chunks);
       const segment = await this.segmentFor(data.length);
       const fd = segment.fd!;
+      await this.prepare(segment, segment.size + data.length);
       let written = 0;
       this.groups += 1;
-      while (written < data.length) written += await writeSynced(fd, data, written);
+      while (written < data.length) written += await writeSynced(fd, data, written, segment.size + written);
       let position = segment.size;
       let next = 0;
       for (let i = 0; i < group.chunks.length; i++) {
@@ -448,24 +459,38 @@ export class DurableLog {
     if (current) await closeSegment(current);
     const first = this.nextSeq;
     const file = join(this.directory, segmentName(first));
-    const segment: Segment = { first, file, fd: await openSynced(file), size: 0, live: 0 };
+    const segment: Segment = { first, file, fd: await openSynced(file), size: 0, prepared: 0, live: 0 };
+    await this.prepare(segment, bytes);
     // The new file's directory entry must survive a crash too.
     await syncDirectory(this.directory);
     this.segments.push(segment);
     this.removeFinishedSegments();
     return segment;
   }
+
+  /** Makes the segment's zeros reach at least `end` (synced: the file's length is on disk). */
+  private async prepare(segment: Segment, end: number): Promise<void> {
+    if (end <= segment.prepared) return;
+    const step = Math.min(PREPARE_BYTES, Math.ceil(this.segmentBytes / PAGE) * PAGE);
+    const target = Math.ceil(Math.max(end, segment.prepared + step) / PAGE) * PAGE;
+    const zeros = Buffer.alloc(target - segment.prepared);
+    let written = 0;
+    while (written < zeros.length) written += await writeSynced(segment.fd!, zeros, written, segment.prepared + written);
+    segment.prepared = target;
+  }
 }
 
-const APPEND_SYNCED = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC;
+// Not O_APPEND: groups are written at their place in the zeros (Linux ignores the position of a
+// write to a file opened for appending).
+const WRITE_SYNCED = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 
 function openSynced(file: string): Promise<number> {
-  return new Promise((resolve, reject) => openFd(file, APPEND_SYNCED, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
+  return new Promise((resolve, reject) => openFd(file, WRITE_SYNCED, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-/** Writes from `offset` on; resolves with the bytes written, on disk when it resolves (O_DSYNC). */
-function writeSynced(fd: number, data: Buffer, offset: number): Promise<number> {
-  return new Promise((resolve, reject) => writeFd(fd, data, offset, data.length - offset, null, (err, written) => (err ? reject(err) : resolve(written))));
+/** Writes `data` from `offset` on at `position`; resolves with the bytes written, on disk when it resolves (O_DSYNC). */
+function writeSynced(fd: number, data: Buffer, offset: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => writeFd(fd, data, offset, data.length - offset, position, (err, written) => (err ? reject(err) : resolve(written))));
 }
 
 function closeSegment(segment: Segment): Promise<void> {

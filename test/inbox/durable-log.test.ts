@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DurableLog } from '../../src/inbox/durable-log';
@@ -44,11 +44,37 @@ describe('durable inbox log', () => {
     const seq = await log.append('{"ok":true}', { node: 'n' });
     await log.close();
     const [file] = segments();
-    appendFileSync(join(dir, file), 'A 99 1 12 400\n{"node":"n"}{"half');
+    // A torn record sits where the next group would have gone: in the zeros after the last one.
+    const path = join(dir, file);
+    const end = readFileSync(path).indexOf(0);
+    assert.ok(end > 0, 'the segment has zeros after its records');
+    const fd = openSync(path, 'r+');
+    writeSync(fd, 'A 99 1 12 400\n{"node":"n"}{"half', end);
+    closeSync(fd);
     const { log: again, unfinished } = await DurableLog.open(dir);
     assert.deepEqual(unfinished.map((e) => [e.seq, e.body]), [[seq, '{"ok":true}']]);
     // New messages never reuse a number.
     assert.ok((await again.append('{}', { node: 'n' })) > seq);
+    await again.close();
+  });
+
+  it('writes groups into zeros prepared ahead, so that most syncs do not change the file\'s length', async () => {
+    const { log } = await DurableLog.open(dir, { gatherMs: 0 });
+    await log.append('{"first":1}', { node: 'n' });
+    const path = join(dir, segments()[0]);
+    const prepared = statSync(path).size;
+    assert.ok(prepared >= 64 * 1024, `zeros written ahead (${prepared} bytes)`);
+    const seqs: number[] = [];
+    for (let i = 0; i < 20; i++) seqs.push(await log.append(`{"i":${i}}`, { node: 'n' }));
+    assert.equal(statSync(path).size, prepared, 'the file kept its length');
+    // More than the prepared zeros: the file grows by whole steps and every record reads back.
+    const big = 'x'.repeat(prepared);
+    const last = await log.append(`{"big":"${big}"}`, { node: 'n' });
+    assert.ok(statSync(path).size > prepared);
+    await log.close();
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => e.seq), [seqs[0] - 1, ...seqs, last]);
+    assert.equal(unfinished.at(-1)?.body, `{"big":"${big}"}`);
     await again.close();
   });
 

@@ -25,6 +25,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
@@ -96,6 +97,8 @@ interface Target {
   serverCpu: number[];
   /** Share of the machine's CPU left idle during each recorded closed-loop run, %. */
   idle: number[];
+  /** The load generator's (this process's) CPU µs per uplink in each recorded closed-loop run. */
+  gen: number[];
 }
 
 function target(name: string, urls: string[], pids: () => number[], prefix: string, rows: () => Promise<number>, counts: () => Promise<StoredCounts>, fleetSize = DEVICES): Target {
@@ -116,6 +119,7 @@ function target(name: string, urls: string[], pids: () => number[], prefix: stri
     notes: new Set(),
     serverCpu: [],
     idle: [],
+    gen: [],
   };
 }
 
@@ -230,10 +234,12 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
   const main0 = mainCpuOf(t);
   const server0 = t.serverCpuOf?.();
   const machine0 = machineTicks();
+  const gen0 = process.cpuUsage();
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
   t.acked.push(...load.acked);
   const machine1 = machineTicks();
+  const gen = process.cpuUsage(gen0);
   const end = await drained(t, before + load.acked.length);
   const cpu = cpuOf(t) - cpu0;
   const main = mainCpuOf(t) - main0;
@@ -245,6 +251,7 @@ async function closedRun(t: Target, count = CLOSED, record = true): Promise<numb
     t.mainCpu.push(main / load.acked.length);
     t.rss.push(rssOf(t));
     t.idle.push((100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total));
+    t.gen.push((gen.user + gen.system) / load.acked.length);
     if (server0 !== undefined) t.serverCpu.push((t.serverCpuOf!() - server0) / load.acked.length);
   }
   return rate;
@@ -294,6 +301,17 @@ function row(t: Target): string {
 }
 
 const TABLE_HEAD = `| variant | uplinks/s (concurrency ${CONCURRENCY}) | ack p50 / p99 ms at ${fmt(OPEN_RATE)}/s | CPU µs per uplink | of which main thread | RSS MB |\n|---|---:|---:|---:|---:|---:|`;
+
+/**
+ * How much of the machine a closed-loop run left idle, what the load generator (this process,
+ * on the same cores) spent per uplink, and the rate the cores would allow if they did nothing but
+ * this target's and the generator's work: where that is near the rate measured, the machine, not
+ * the target, set the figure.
+ */
+function machineText(t: Target): string {
+  const perUplink = median(t.cpu) + median(t.gen);
+  return `${t.name}: ${fmt(median(t.idle))} % idle, load generator ${fmt(median(t.gen))} µs per uplink, ${fmt(availableParallelism())} cores allow ${fmt((availableParallelism() * 1e6) / perUplink)}/s`;
+}
 
 /** Per-round ratio of two targets' rates, median and range. */
 function ratio(a: Target, b: Target): { median: number; text: string } {
@@ -687,6 +705,7 @@ export async function run(): Promise<void> {
       console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
       console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
       console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+      console.log(`- the machine while posting (closed loop, medians): ${[sqlite.pipeline, sqlite.hand, sqlite.bare].map(machineText).join('; ')}`);
     }
     if (big) {
       const rss = median(big.t.rss);

@@ -266,7 +266,9 @@ export class PostgresBackend implements StoreBackend {
    * those versions, inserts the readings and returns the rows it did not write as they are. In the
    * steady state of one instance a flush is that one round trip. A row another instance changed
    * meanwhile is written again from the row returned, once; overtaken again, or by a commit too
-   * recent for the statement to see, it is written under its row lock (writeLocked).
+   * recent for the statement to see, it is written under its row lock (writeLocked). A row found
+   * changed is read first from then on (two round trips, one commit, as before this hint) until a
+   * read finds it as this backend left it: devices that two instances share cost no refused write.
    */
   private async writeKnown(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
     const results: DeviceWriteResult[] = new Array<DeviceWriteResult>(writes.length);
@@ -274,18 +276,22 @@ export class PostgresBackend implements StoreBackend {
     const versions = new Map<string, string>();
     const cold: string[] = [];
     for (const id of lockOrder(writes, NO_ALIAS)) {
-      const known = this.known.get(id);
+      const known = this.known.trusted(id);
       if (!known) cold.push(id);
       else {
         states.set(id, known.state);
         versions.set(id, known.version);
       }
     }
+    // Rows someone else wrote since this backend's last write or read of them: read first next time too.
+    const shared = new Set<string>();
     if (cold.length > 0) {
       const read = await retried(() => this.db.query<DeviceStateRow & { version: string }>(named(READ_STATES_SQL, [cold])));
       for (const row of read.rows) {
         states.set(row.id, stateFromRow(row));
         versions.set(row.id, row.version);
+        const last = this.known.lastVersion(row.id);
+        if (last !== undefined && last !== row.version) shared.add(row.id);
       }
     }
     let pending = writes.map((_, i) => i);
@@ -314,16 +320,17 @@ export class PostgresBackend implements StoreBackend {
       const seen = new Set<string>();
       for (const row of r.rows) {
         seen.add(row.id);
-        if (row.written) this.known.set(states.get(row.id)!, row.version);
+        if (row.written) this.known.set(states.get(row.id)!, row.version, shared.has(row.id));
         else if (row.version === sent.get(row.id)) {
           // Unchanged at the statement's snapshot: current if nothing was to be written; if it
           // was, a commit after the snapshot overtook the write.
           if (changed.has(row.id)) lockedIds.add(row.id);
-          else this.known.set(states.get(row.id)!, row.version);
+          else this.known.set(states.get(row.id)!, row.version, shared.has(row.id));
         } else {
           states.set(row.id, stateFromRow(row));
           versions.set(row.id, row.version);
           again.add(row.id);
+          shared.add(row.id);
         }
       }
       for (const id of ids) {
@@ -345,7 +352,7 @@ export class PostgresBackend implements StoreBackend {
     if (locked.length === 0) return { devices: results };
     locked.sort((a, b) => a - b);
     try {
-      const redone = await retried(() => this.writeLocked(locked.map((i) => writes[i]), undefined));
+      const redone = await retried(() => this.writeLocked(locked.map((i) => writes[i]), undefined, true));
       locked.forEach((i, k) => (results[i] = redone.devices[k]));
     } catch (err) {
       throw new Error(`flush partly committed, the rest failed: ${describeError(err)}`);
@@ -359,7 +366,7 @@ export class PostgresBackend implements StoreBackend {
    * Statements that need no answer in between leave in one socket write (BEGIN with the row locks,
    * the write with COMMIT): each trip is a turn of a busy event loop and a wake-up of the server.
    */
-  private async writeLocked(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
+  private async writeLocked(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined, overtaken = false): Promise<WriteBatchResult> {
     const { client: c, release } = await this.checkout();
     let broken = false;
     try {
@@ -381,7 +388,7 @@ export class PostgresBackend implements StoreBackend {
       if (committed.status === 'rejected') throw committed.reason;
       // The rows as committed, for the next flush to them (KnownRows).
       if (changes.length > 0) for (const row of written.value?.rows ?? []) versions.set(row.id, row.version);
-      for (const [id, state] of states) this.known.set(state, versions.get(id)!);
+      for (const [id, state] of states) this.known.set(state, versions.get(id)!, overtaken);
       return { devices: results };
     } catch (err) {
       broken = await rollBack(c);

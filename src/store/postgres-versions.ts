@@ -13,8 +13,17 @@ export interface KnownRow {
   version: string;
 }
 
+interface Entry extends KnownRow {
+  /**
+   * Someone else wrote the row since this backend's previous write: a write from the state kept
+   * would most likely be refused (a commit for nothing), so the row is read first instead, until a
+   * read finds it as this backend left it.
+   */
+  shared: boolean;
+}
+
 export class KnownRows {
-  private readonly rows = new Map<string, KnownRow>();
+  private readonly rows = new Map<string, Entry>();
 
   constructor(private readonly limit = DEFAULT_LIMIT) {}
 
@@ -22,16 +31,21 @@ export class KnownRows {
     return this.rows.size;
   }
 
-  /** A copy of the state (the caller may change it) with its version. */
-  get(id: string): KnownRow | undefined {
+  /** A copy of the state (the caller may change it) with its version, unless the row is shared. */
+  trusted(id: string): KnownRow | undefined {
     const row = this.rows.get(id);
-    return row && { state: copyState(row.state), version: row.version };
+    return row && !row.shared ? { state: copyState(row.state), version: row.version } : undefined;
+  }
+
+  /** The version this backend last wrote or read the row at, shared or not. */
+  lastVersion(id: string): string | undefined {
+    return this.rows.get(id)?.version;
   }
 
   /** Remembers `state` (copied) as the row's content at `version`. */
-  set(state: DeviceState, version: string): void {
+  set(state: DeviceState, version: string, shared = false): void {
     this.rows.delete(state.id);
-    this.rows.set(state.id, { state: copyState(state), version });
+    this.rows.set(state.id, { state: copyState(state), version, shared });
     if (this.rows.size > this.limit) this.rows.delete(this.rows.keys().next().value as string);
   }
 

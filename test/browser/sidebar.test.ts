@@ -220,6 +220,24 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     await page.locator('.tts-monitor-props tr', { hasText: /Uplinks\s*5 \(/ }).waitFor();
   });
 
+  it('keeps an unsaved edit of the downlink property when a live update redraws the device', async () => {
+    // A redraw (a live update, or one scheduled before the detail opened) put the stored value
+    // back into the editor: "Save" then stored and sent the old value.
+    const editor = page.locator('textarea.tts-monitor-downlink');
+    const draft = '{"enabled": true, "frequency": 45, "threshold": 7}';
+    await editor.fill(draft);
+    await editor.blur();
+    for (const r of await sim.sendUplink(DEVICE)) assert.equal(r.status, 200);
+    await page.locator('.tts-monitor-props tr', { hasText: /Uplinks\s*6 \(/ }).waitFor();
+    assert.equal(await editor.inputValue(), draft);
+    // and "Save" stores and sends the edit.
+    const request = sim.waitForDownlinkRequest((r) => r.deviceId === DEVICE, 30_000);
+    await page.click('.tts-monitor-downlink-save');
+    await page.locator('.tts-monitor-downlink-result', { hasText: 'Saved' }).waitFor();
+    const sent = await request;
+    assert.equal((sent.body as { downlinks: Array<{ frm_payload: string }> }).downlinks[0].frm_payload, Buffer.from([1, 45, 7]).toString('base64'));
+  });
+
   it('tts-downlink: the "On change" checkbox shows the saved option and stays valid after Done', async () => {
     await openEditDialog(page, 'sb-downlink');
     assert.equal(await page.isChecked('#node-input-onPropertyChange'), true);

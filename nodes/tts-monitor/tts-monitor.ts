@@ -33,7 +33,7 @@ interface StoreInfo {
 /** The parts of a plugin's RED that @types/node-red leaves out (absent in the permission-test stub). */
 interface PluginExtras {
   comms?: { publish(topic: string, data: unknown, retain?: boolean): void };
-  events?: { on(event: string, listener: () => void): void };
+  events?: { on(event: string, listener: (event?: { session?: string }) => void): void };
 }
 
 export = (RED: NodeAPI): void => {
@@ -75,6 +75,7 @@ export = (RED: NodeAPI): void => {
   };
 
   RED.httpAdmin.get('/tts/monitor/overview', read, (_req, res) => {
+    editorOpened();
     res.json({
       stores: deployedStores().map(({ id, name, backend, status }) => ({ id, name, backend, status })),
       profiles: profileRegistry.all().map((p) => ({ id: p.settings.id, name: p.settings.name, applicationId: p.settings.applicationId })),
@@ -162,9 +163,29 @@ export = (RED: NodeAPI): void => {
   // ---- live updates ----------------------------------------------------------------------
   const publish = (topic: string, data: unknown): void => extras.comms?.publish(topic, data, false);
 
+  // Updates are batched only while an editor is connected: with none, nothing is kept for it
+  // (an editor that connects reads the log and the devices when its sidebar opens).
+  const editors = new Set<string>();
+  // An editor connected before this plugin was loaded (installed from the palette) was never
+  // counted: its sidebar asking for the overview shows it is there, its leaving is a session
+  // never added.
+  let uncounted = false;
+  const listening = (): boolean => editors.size > 0 || uncounted;
+  extras.events?.on('comms:connection-added', (e) => {
+    editors.add(String(e?.session));
+  });
+  extras.events?.on('comms:connection-removed', (e) => {
+    if (!editors.delete(String(e?.session))) uncounted = false;
+    if (!listening()) dropPending();
+  });
+  function editorOpened(): void {
+    if (editors.size === 0) uncounted = true;
+  }
+
   let pendingEvents: LogEvent[] = [];
   let logTimer: NodeJS.Timeout | undefined;
   eventLog.on('event', (event: LogEvent) => {
+    if (!listening()) return;
     // The sidebar shows the newest few hundred: a burst sends only those.
     if (pendingEvents.length >= LIVE_BATCH_MAX) pendingEvents.shift();
     pendingEvents.push(event);
@@ -180,6 +201,7 @@ export = (RED: NodeAPI): void => {
   const changedDevices = new Map<string, Set<string>>();
   let devicesTimer: NodeJS.Timeout | undefined;
   const deviceChanged = (store: string, id: string): void => {
+    if (!listening()) return;
     let ids = changedDevices.get(store);
     if (!ids) changedDevices.set(store, (ids = new Set()));
     ids.add(id);
@@ -190,6 +212,15 @@ export = (RED: NodeAPI): void => {
     }, PUBLISH_INTERVAL_MS);
     devicesTimer.unref?.();
   };
+
+  function dropPending(): void {
+    clearTimeout(logTimer);
+    clearTimeout(devicesTimer);
+    logTimer = undefined;
+    devicesTimer = undefined;
+    pendingEvents = [];
+    changedDevices.clear();
+  }
 
   // Registries live as long as their store node: a redeploy makes new ones (the old ones drop
   // their listeners on close), so each start of the flows attaches to the current ones.

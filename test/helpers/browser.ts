@@ -119,14 +119,23 @@ export async function openConfigDialog(page: Page, type: string, id: string): Pr
  * text in a worker, so right after typing the markers still describe a half-typed script.
  */
 export async function waitForErrorMarkers(page: Page, nodeId: string, count: number | 'some'): Promise<void> {
-  await page.waitForFunction(
-    ([id, want]) => {
-      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
-      const errors = red.nodes.node(id as string).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length;
-      return want === 'some' ? errors > 0 : errors === want;
-    },
-    [nodeId, count] as const,
-  );
+  try {
+    await page.waitForFunction(
+      ([id, want]) => {
+        const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
+        const errors = red.nodes.node(id as string).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length;
+        return want === 'some' ? errors > 0 : errors === want;
+      },
+      [nodeId, count] as const,
+    );
+  } catch (err) {
+    const seen = await page.evaluate((id) => {
+      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getValue(): string; getSession(): { getAnnotations(): Array<{ type: string; row: number; text: string }> } } } } } }).RED;
+      const editor = red.nodes.node(id).editor;
+      return { text: editor.getValue(), markers: editor.getSession().getAnnotations().map((a) => `${a.type} line ${a.row}: ${a.text}`) };
+    }, nodeId);
+    throw new Error(`${(err as Error).message}\nmarkers: ${JSON.stringify(seen.markers)}\ntext:\n${seen.text}`);
+  }
 }
 
 export async function replaceScript(page: Page, text: string): Promise<void> {

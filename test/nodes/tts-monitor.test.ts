@@ -2,6 +2,8 @@
 // chart series, the event log, editing the `downlink` property (which makes a tts-downlink with
 // "On change" send it), permissions checked with a stub RED, and no secret in any answer.
 import { strict as assert } from 'node:assert';
+import type { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
 import bucketModule = require('../../nodes/tts-bucket/tts-bucket');
 import decodeModule = require('../../nodes/tts-uplink-decode/tts-uplink-decode');
 import monitorModule = require('../../nodes/tts-monitor/tts-monitor');
@@ -13,6 +15,9 @@ import { loadFlow, nodeRedHelper, startServerWithNodeRoutes, unloadFlow } from '
 import { API_KEY, APP, CONFIG, MODULES, SECRETS, TOKEN, collector, downlinkNode, startSimulator, useTestSettings } from '../helpers/downlink-flows';
 
 const WRONG_TOKEN = 'not-the-token-of-any-profile-123456';
+// Node-RED's runtime events: what RED.comms.publish emits, and the editors' connections coming and going.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's util is plain JS
+const runtimeEvents = (require('@node-red/util') as { events: EventEmitter }).events;
 
 function waitForLog(match: (e: LogEvent) => boolean): Promise<LogEvent> {
   const seen = eventLog.list().find(match);
@@ -26,6 +31,86 @@ function waitForLog(match: (e: LogEvent) => boolean): Promise<LogEvent> {
     eventLog.on('event', listener);
   });
 }
+
+describe('monitor: live updates over Node-RED comms', function () {
+  this.timeout(60_000);
+  const LOG_TOPIC = 'tts-monitor/log';
+  let settings: { cleanup(): void };
+  let profileId: string;
+
+  before(async () => {
+    settings = useTestSettings();
+    await startServerWithNodeRoutes();
+    const profile = profileNode({ name: 'Live', applicationId: APP });
+    profileId = profile.id;
+    await loadFlow([...MODULES, monitorModule], [profile, webhookInNode({ profile: profile.id })], { [profile.id]: { webhookToken: TOKEN } });
+  });
+
+  after(async () => {
+    await unloadFlow();
+    await nodeRedHelper().stopServer();
+    settings?.cleanup();
+  });
+
+  /** A refused webhook: one log event, returned once logged. */
+  async function refusedWebhook(): Promise<LogEvent> {
+    const after = eventLog.list({ profile: profileId }).reduce((max, e) => Math.max(max, e.seq), 0);
+    const res = await fetch(`${nodeRedHelper().url()}/tts`, { method: 'POST', headers: { authorization: `Bearer ${WRONG_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 401);
+    return waitForLog((e) => e.seq > after && e.outcome === 'refused' && e.profile === profileId);
+  }
+
+  /** An editor's comms connection, open once the runtime counts it. */
+  async function connectEditor(): Promise<WebSocket> {
+    const added = new Promise((resolve) => runtimeEvents.once('comms:connection-added', resolve));
+    const ws = new WebSocket(`${nodeRedHelper().url().replace(/^http/, 'ws')}/comms`);
+    await added;
+    return ws;
+  }
+
+  function nextLogBatch(ws: WebSocket): Promise<LogEvent[]> {
+    return new Promise((resolve) => {
+      const onMessage = (raw: WebSocket.Data): void => {
+        const found = (JSON.parse(String(raw)) as Array<{ topic: string; data: { events: LogEvent[] } }>).find((m) => m.topic === LOG_TOPIC);
+        if (!found) return;
+        ws.off('message', onMessage);
+        resolve(found.data.events);
+      };
+      ws.on('message', onMessage);
+    });
+  }
+
+  it('keeps and publishes nothing while no editor is connected; a connected editor gets what happens from then on', async () => {
+    const published: LogEvent[][] = [];
+    const onComms = (m: { topic: string; data: { events: LogEvent[] } }): void => {
+      if (m.topic === LOG_TOPIC) published.push(m.data.events);
+    };
+    runtimeEvents.on('comms', onComms);
+    try {
+      await refusedWebhook(); // nobody listening
+      let ws = await connectEditor();
+      let batch = nextLogBatch(ws);
+      let seen = await refusedWebhook();
+      // The first batch published at all is the connected editor's, with only what it saw happen.
+      assert.deepEqual((await batch).map((e) => e.seq), [seen.seq]);
+      assert.deepEqual(published.map((events) => events.map((e) => e.seq)), [[seen.seq]]);
+
+      const removed = new Promise((resolve) => runtimeEvents.once('comms:connection-removed', resolve));
+      ws.close();
+      await removed;
+      await refusedWebhook(); // the last editor has gone: nobody listening again
+      ws = await connectEditor();
+      batch = nextLogBatch(ws);
+      seen = await refusedWebhook();
+      assert.deepEqual((await batch).map((e) => e.seq), [seen.seq]);
+      assert.equal(published.length, 2);
+      assert.deepEqual(published[1].map((e) => e.seq), [seen.seq]);
+      ws.close();
+    } finally {
+      runtimeEvents.off('comms', onComms);
+    }
+  });
+});
 
 describe('monitor: sidebar admin routes', function () {
   this.timeout(60_000);

@@ -25,7 +25,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
@@ -35,11 +34,12 @@ import { NodeRedProcess, REPO_ROOT, packThisBuild } from '../test/helpers/node-r
 import { checkStored, describeCheck, pipelineFlow, postgresStoredCounts, sqliteStoredCounts, type StoredCounts } from '../test/helpers/pipeline';
 import { startThrowawayServer } from '../test/helpers/postgres';
 import { BARE_COUNT_SQL } from './bare-server';
+import { postmasterPid } from './pg-server';
 import { breakdown, BUCKETS } from './cpu-profile';
 import { topSites } from './heap-profile';
 import type { MemoryFacts } from './memory-probe';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
-import { cpuMicros, machineTicks, rssMB, threadCpuMicros, treeCpuMicros } from './proc-stats';
+import { cpuMicros, machineTicks, postgresCpuMicros, rssMB, threadCpuMicros } from './proc-stats';
 
 const TOKEN = 'bench-webhook-token-0123456789abcdef';
 const APPLICATION = 'bench-app';
@@ -55,6 +55,9 @@ const DRAIN_MS = 30_000;
 /** ...and how long the row count may stand still before the missing rows count as lost. */
 const STALL_MS = 3_000;
 const BIG_FLEET = 100_000;
+/** The PostgreSQL part's fixed offered load (open loop, uplinks/s, BENCH_PG_RATE) for one and for two instances. */
+const FIXED_RATE = Number(process.env.BENCH_PG_RATE) || 2_000;
+const FIXED_COUNT = 3 * FIXED_RATE;
 const BIG_TOUCHED = 20_000;
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
@@ -82,6 +85,8 @@ interface Target {
   cpu: number[];
   /** Of which the main threads' (event loops'): what caps a Node process's throughput. */
   mainCpu: number[];
+  /** Per thread kind (see Measured). */
+  threads: Map<string, number[]>;
   rss: number[];
   p50: number[];
   p99: number[];
@@ -92,14 +97,36 @@ interface Target {
   failure?: string;
   /** Warnings and errors its Node-RED logged, for failure reports. */
   problems?: () => string[];
-  /** CPU µs so far of the database server the target writes to (PostgreSQL), and per uplink per run. */
-  serverCpuOf?: () => number;
+  /** CPU µs so far of the database server the target writes to (PostgreSQL): its connection backends and the rest. */
+  serverCpuOf?: () => { backends: number; rest: number };
+  /** Per uplink per recorded closed-loop run: the whole server, and its backends alone. */
   serverCpu: number[];
+  serverBackendCpu: number[];
+  /** The load generator's CPU (this process, while it posts) per uplink per recorded closed-loop run. */
+  genCpu: number[];
   /** Share of the machine's CPU left idle during each recorded closed-loop run, %. */
   idle: number[];
-  /** The load generator's (this process's) CPU µs per uplink in each recorded closed-loop run. */
-  gen: number[];
+  /** BENCH_PG_STATEMENTS=1: the server's statement statistics, reset before each recorded run. */
+  statements?: { reset: () => Promise<void>; read: () => Promise<{ flushes: number; statements: number }> };
+  /** Per recorded run with statement statistics: uplinks per flush, statements per flush. */
+  perFlush: number[];
+  statementsPerFlush: number[];
+  /** Open-loop runs at FIXED_RATE uplinks/s with their CPU (the PostgreSQL part's "same load"). */
+  fixed: Measured & { rates: number[]; p50: number[]; p99: number[] };
 }
+
+/** CPU per uplink over one run: the target's processes (and main threads), its database server, the load generator; the machine's idle share. */
+interface Measured {
+  /** Per thread kind of the target's processes (main thread, worker threads, libuv's pool, V8's helpers), µs per uplink per run. */
+  threads: Map<string, number[]>;
+  cpu: number[];
+  mainCpu: number[];
+  serverCpu: number[];
+  genCpu: number[];
+  idle: number[];
+}
+
+const measured = (): Measured => ({ threads: new Map(), cpu: [], mainCpu: [], serverCpu: [], genCpu: [], idle: [] });
 
 function target(name: string, urls: string[], pids: () => number[], prefix: string, rows: () => Promise<number>, counts: () => Promise<StoredCounts>, fleetSize = DEVICES): Target {
   return {
@@ -117,9 +144,14 @@ function target(name: string, urls: string[], pids: () => number[], prefix: stri
     p50: [],
     p99: [],
     notes: new Set(),
+    threads: new Map(),
     serverCpu: [],
+    serverBackendCpu: [],
+    genCpu: [],
     idle: [],
-    gen: [],
+    perFlush: [],
+    statementsPerFlush: [],
+    fixed: { ...measured(), rates: [], p50: [], p99: [] },
   };
 }
 
@@ -183,6 +215,23 @@ function postgresRows(url: string): { rows: () => Promise<number>; end: () => Pr
 
 const cpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicros(pid), 0);
 const mainCpuOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + cpuMicros(pid, pid), 0);
+/** CPU so far per thread kind, summed over the target's processes. */
+function threadsOf(t: Target): Map<string, number> {
+  const sum = new Map<string, number>();
+  for (const pid of t.pids()) for (const [kind, us] of threadCpuMicros(pid)) sum.set(kind, (sum.get(kind) ?? 0) + us);
+  return sum;
+}
+
+/** The thread kinds costing at least 5 µs per uplink (medians of the runs), largest first. */
+function threadText(m: Measured): string {
+  return [...m.threads]
+    .map(([kind, runs]) => [kind, median(runs)] as [string, number])
+    .filter(([, us]) => us >= 5)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, us]) => `${kind} ${fmt(us)}`)
+    .join(', ');
+}
+
 const rssOf = (t: Target): number => t.pids().reduce((sum, pid) => sum + rssMB(pid), 0);
 
 /**
@@ -226,35 +275,91 @@ function noteRefusals(t: Target, refused: Array<{ reason: number | string }>, un
   if (unsent > 0) note(t, `${unsent} not sent in time`);
 }
 
-/** A closed-loop run: uplinks/s (acknowledged and stored), CPU µs per uplink, RSS. */
-async function closedRun(t: Target, count = CLOSED, record = true): Promise<number> {
-  const uplinks = t.fleet.take(count);
-  const before = await t.rows();
+/**
+ * Starts counting CPU for a run: `posted()` when the load generator is done (its CPU and the
+ * machine's idle share end there), `stored(n)` once the rows are in (the servers' CPU ends there).
+ */
+function cpuWindow(t: Target): { posted: () => void; stored: (uplinks: number, into: Measured) => { backends: number } | undefined } {
   const cpu0 = cpuOf(t);
   const main0 = mainCpuOf(t);
   const server0 = t.serverCpuOf?.();
   const machine0 = machineTicks();
   const gen0 = process.cpuUsage();
+  const threads0 = threadsOf(t);
+  let machine1 = machine0;
+  let gen = gen0;
+  return {
+    posted: () => {
+      machine1 = machineTicks();
+      gen = process.cpuUsage(gen0);
+    },
+    stored: (n, into) => {
+      into.cpu.push((cpuOf(t) - cpu0) / n);
+      into.mainCpu.push((mainCpuOf(t) - main0) / n);
+      into.genCpu.push((gen.user + gen.system) / n);
+      into.idle.push((100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total));
+      for (const [kind, us] of threadsOf(t)) {
+        const runs = into.threads.get(kind) ?? [];
+        runs.push((us - (threads0.get(kind) ?? 0)) / n);
+        into.threads.set(kind, runs);
+      }
+      if (server0 === undefined) return undefined;
+      const server1 = t.serverCpuOf!();
+      into.serverCpu.push((server1.backends + server1.rest - server0.backends - server0.rest) / n);
+      return { backends: (server1.backends - server0.backends) / n };
+    },
+  };
+}
+
+/** A closed-loop run: uplinks/s (acknowledged and stored), CPU µs per uplink, RSS. */
+async function closedRun(t: Target, count = CLOSED, record = true): Promise<number> {
+  const uplinks = t.fleet.take(count);
+  const before = await t.rows();
+  if (record) await t.statements?.reset();
+  const window = cpuWindow(t);
   const t0 = performance.now();
   const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, concurrency: t.concurrency ?? CONCURRENCY, timeLimitMs: RUN_LIMIT_MS });
+  window.posted();
   t.acked.push(...load.acked);
-  const machine1 = machineTicks();
-  const gen = process.cpuUsage(gen0);
   const end = await drained(t, before + load.acked.length);
-  const cpu = cpuOf(t) - cpu0;
-  const main = mainCpuOf(t) - main0;
+  const n = load.acked.length;
   noteRefusals(t, load.refused, load.unsent);
-  const rate = load.acked.length / ((end - t0) / 1000);
+  const rate = n / ((end - t0) / 1000);
   if (record) {
     t.rates.push(rate);
-    t.cpu.push(cpu / load.acked.length);
-    t.mainCpu.push(main / load.acked.length);
+    const server = window.stored(n, t);
+    if (server) t.serverBackendCpu.push(server.backends);
     t.rss.push(rssOf(t));
-    t.idle.push((100 * (machine1.idle - machine0.idle)) / (machine1.total - machine0.total));
-    t.gen.push((gen.user + gen.system) / load.acked.length);
-    if (server0 !== undefined) t.serverCpu.push((t.serverCpuOf!() - server0) / load.acked.length);
+    const stats = await t.statements?.read();
+    if (stats && stats.flushes > 0) {
+      t.perFlush.push(n / stats.flushes);
+      t.statementsPerFlush.push(stats.statements / stats.flushes);
+    }
   }
   return rate;
+}
+
+/**
+ * An open-loop run at FIXED_RATE (the same offered load whatever the number of instances, below
+ * what one saturates at): latency and CPU per uplink of every process involved.
+ */
+async function fixedRun(t: Target): Promise<void> {
+  const uplinks = t.fleet.take(FIXED_COUNT);
+  const before = await t.rows();
+  const window = cpuWindow(t);
+  const t0 = performance.now();
+  const load = await runLoad({ urls: t.urls, token: TOKEN, uplinks, rate: FIXED_RATE, timeLimitMs: RUN_LIMIT_MS });
+  window.posted();
+  const posted = performance.now();
+  t.acked.push(...load.acked);
+  await drained(t, before + load.acked.length);
+  noteRefusals(t, load.refused, load.unsent);
+  if (load.fellBehind) note(t, `the load generator fell behind ${FIXED_RATE}/s`);
+  window.stored(load.acked.length, t.fixed);
+  t.fixed.rates.push(load.acked.length / ((posted - t0) / 1000));
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  t.fixed.p50.push(percentile(sorted, 50));
+  t.fixed.p99.push(percentile(sorted, 99));
 }
 
 /** An open-loop run at OPEN_RATE: ack latency percentiles. */
@@ -271,13 +376,14 @@ async function openRun(t: Target): Promise<void> {
   t.p99.push(percentile(sorted, 99));
 }
 
-/** Rounds of every target, the order rotating; closed and open loop in each. */
-async function alternate(targets: Target[], rounds: number, open: (t: Target) => boolean): Promise<void> {
+/** Rounds of every target, the order rotating; closed and open loop in each (and `fixed` runs for those it names). */
+async function alternate(targets: Target[], rounds: number, open: (t: Target) => boolean, fixed: (t: Target) => boolean = () => false): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]);
     for (const t of order) {
       await closedRun(t);
       if (open(t)) await openRun(t);
+      if (fixed(t)) await fixedRun(t);
     }
     process.stdout.write(`  round ${round + 1}/${rounds}: ${order.map((t) => `${t.name} ${fmt(t.rates[t.rates.length - 1])}/s`).join(' | ')}\n`);
   }
@@ -301,17 +407,6 @@ function row(t: Target): string {
 }
 
 const TABLE_HEAD = `| variant | uplinks/s (concurrency ${CONCURRENCY}) | ack p50 / p99 ms at ${fmt(OPEN_RATE)}/s | CPU µs per uplink | of which main thread | RSS MB |\n|---|---:|---:|---:|---:|---:|`;
-
-/**
- * How much of the machine a closed-loop run left idle, what the load generator (this process,
- * on the same cores) spent per uplink, and the rate the cores would allow if they did nothing but
- * this target's and the generator's work: where that is near the rate measured, the machine, not
- * the target, set the figure.
- */
-function machineText(t: Target): string {
-  const perUplink = median(t.cpu) + median(t.gen);
-  return `${t.name}: ${fmt(median(t.idle))} % idle, load generator ${fmt(median(t.gen))} µs per uplink, ${fmt(availableParallelism())} cores allow ${fmt((availableParallelism() * 1e6) / perUplink)}/s`;
-}
 
 /** Per-round ratio of two targets' rates, median and range. */
 function ratio(a: Target, b: Target): { median: number; text: string } {
@@ -486,6 +581,8 @@ async function sqlitePart(ctx: Context): Promise<SqliteResult> {
 interface PostgresResult {
   one: Target;
   two: Target;
+  /** One Node-RED with CONCURRENCY / 2 in flight: the load per instance of `two`, in one instance. */
+  oneHalf: Target;
   /** The two instances with CONCURRENCY in flight each (the load per instance of `one`). */
   twoEach: Target;
   /** The hand-built flow (SQLite) in the same Node-RED as `one`, measured in the same rounds. */
@@ -514,16 +611,32 @@ async function deviceCounters(url: string, prefix: string): Promise<PostgresResu
   }
 }
 
-/** The server's postmaster (its processes' CPU is the PostgreSQL side of a run). */
-async function postmasterPid(url: string): Promise<number> {
+/** BENCH_PG_STATEMENTS=1: the server runs pg_stat_statements and the bench prints uplinks and statements per flush (it costs the server a little per statement). */
+const STATEMENT_STATS = process.env.BENCH_PG_STATEMENTS === '1';
+
+/**
+ * Flushes and statements of the store since the last reset, from pg_stat_statements: a flush is a
+ * statement that inserts readings (alone or with the device states); the bench's own row counts
+ * and the statistics queries are left out.
+ */
+async function statementStats(url: string): Promise<NonNullable<Target['statements']> & { end: () => Promise<void> }> {
   const client = new Client({ connectionString: url });
+  client.on('error', () => undefined);
   await client.connect();
-  try {
-    const dir = (await client.query<{ data_directory: string }>('SHOW data_directory')).rows[0].data_directory;
-    return Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  } finally {
-    await client.end();
-  }
+  await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  return {
+    reset: async () => {
+      await client.query('SELECT pg_stat_statements_reset()');
+    },
+    read: async () => {
+      const { rows } = await client.query<{ flushes: string | null; statements: string | null }>(
+        `SELECT sum(calls) FILTER (WHERE query LIKE '%INSERT INTO tts_readings%') AS flushes, sum(calls) AS statements
+         FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%count(*)%' AND query NOT LIKE '%to_regclass%'`,
+      );
+      return { flushes: Number(rows[0].flushes ?? 0), statements: Number(rows[0].statements ?? 0) };
+    },
+    end: () => client.end(),
+  };
 }
 
 /**
@@ -532,8 +645,10 @@ async function postmasterPid(url: string): Promise<number> {
  */
 async function postgresPart(ctx: Context): Promise<PostgresResult> {
   console.log(`PostgreSQL (throwaway server, fsync on) [${ctx.elapsed()}]`);
-  const pg = await startThrowawayServer({ durable: true });
+  const pg = await startThrowawayServer({ durable: true, settings: STATEMENT_STATS ? ['shared_preload_libraries=pg_stat_statements'] : [] });
   ctx.cleanups.push(() => pg.stop());
+  const statements = STATEMENT_STATS ? await statementStats(pg.adminUrl) : undefined;
+  if (statements) ctx.cleanups.push(() => statements.end());
   const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
   const handFile = join(ctx.work, 'hand-pg.db');
   const d = await startNodeRed(ctx.tarball, flow, {
@@ -548,21 +663,26 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   const postmaster = await postmasterPid(pg.adminUrl);
   const counts = (): Promise<StoredCounts> => postgresStoredCounts(pg.adminUrl);
   const one = withLog(target('pipeline, PostgreSQL, 1 Node-RED', [d.nodeUrl('/tts')], () => [d.pid!], 'pg1', rowCount.rows, counts), d);
+  const oneHalf = withLog(target(`pipeline, PostgreSQL, 1 Node-RED, ${CONCURRENCY / 2} in flight`, [d.nodeUrl('/tts')], () => [d.pid!], 'pgh', rowCount.rows, counts), d);
+  oneHalf.concurrency = CONCURRENCY / 2;
   // An odd number of devices: each device's uplinks alternate between the two instances, so
   // both update every device (row locks taken in turn, each instance's cached state overtaken).
-  const two = withLog(target('pipeline, PostgreSQL, 2 Node-RED', [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts, DEVICES - 1), d);
+  const two = withLog(target(`pipeline, PostgreSQL, 2 Node-RED, ${CONCURRENCY / 2} in flight each (${CONCURRENCY} in all)`, [d.nodeUrl('/tts'), e.nodeUrl('/tts')], () => [d.pid!, e.pid!], 'pg2', rowCount.rows, counts, DEVICES - 1), d);
   two.problems = () => [...d.problems(), ...e.problems()];
-  const twoEach = withLog(target(`pipeline, PostgreSQL, 2 Node-RED, ${CONCURRENCY} in flight each`, two.urls, two.pids, 'pg3', rowCount.rows, counts, DEVICES - 1), d);
+  const twoEach = withLog(target(`pipeline, PostgreSQL, 2 Node-RED, ${CONCURRENCY} in flight each (${2 * CONCURRENCY} in all)`, two.urls, two.pids, 'pg3', rowCount.rows, counts, DEVICES - 1), d);
   twoEach.problems = two.problems;
   twoEach.concurrency = 2 * CONCURRENCY;
   const hand = withLog(target('hand-built core nodes (beside PostgreSQL)', [d.nodeUrl('/hand')], () => [d.pid!], 'hpg', sqliteRows(handFile, 'readings'), sqliteCounts(handFile, BARE_COUNT_SQL)), d);
-  for (const t of [one, two, twoEach]) t.serverCpuOf = () => treeCpuMicros(postmaster);
-  const targets = [one, two, twoEach, hand];
+  for (const t of [one, oneHalf, two, twoEach]) {
+    t.serverCpuOf = () => postgresCpuMicros(postmaster);
+    t.statements = statements;
+  }
+  const targets = [one, oneHalf, two, twoEach, hand];
   for (const t of targets) await closedRun(t, t.fleet.size, false);
   // One more unrecorded run each, as in the SQLite part (the second Node-RED has had half the
   // warm-up of the first: without it round 1 measures its JIT and statement caches settling).
   for (const t of targets) await closedRun(t, CLOSED, false);
-  await alternate(targets, ROUNDS, (t) => t === one);
+  await alternate(targets, ROUNDS, (t) => t === one, (t) => t === one || t === two);
   for (const t of targets) console.log(`  ${await verify(t)}`);
   const counters = { devices: 0, wrong: [] as string[] };
   for (const t of [two, twoEach]) {
@@ -575,7 +695,7 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
     } else console.log(`  ${t.name}: every one of the ${fmt(c.devices)} devices counted exactly its stored uplinks`);
   }
   await cleanUp(ctx);
-  return { one, two, twoEach, hand, counters };
+  return { one, oneHalf, two, twoEach, hand, counters };
 }
 
 /**
@@ -685,7 +805,7 @@ export async function run(): Promise<void> {
     const pg = parts.has('pg') ? await postgresPart(ctx) : undefined;
     const big = parts.has('big') ? await bigPart(ctx) : undefined;
     const profile = parts.has('profile') ? await profilePart(ctx) : undefined;
-    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.two, pg.twoEach, pg.hand] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
+    const all = [...(sqlite ? Object.values(sqlite) : []), ...(pg ? [pg.one, pg.oneHalf, pg.two, pg.twoEach, pg.hand] : []), ...(big ? [big.t] : []), ...(profile ? [profile.t] : [])];
 
     // ---- report (paste-ready) ------------------------------------------------------------------------
     const total = ((performance.now() - started) / 1000).toFixed(0);
@@ -693,7 +813,7 @@ export async function run(): Promise<void> {
     console.log(`\n--- paste into README (Performance) ---`);
     console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
     console.log(TABLE_HEAD);
-    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.two, pg.twoEach, pg.hand] : [])]) console.log(row(t));
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.oneHalf, pg.two, pg.twoEach, pg.hand] : [])]) console.log(row(t));
     console.log('');
     if (sqlite) {
       const vsHand = ratio(sqlite.pipeline, sqlite.hand);
@@ -705,7 +825,6 @@ export async function run(): Promise<void> {
       console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
       console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
       console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
-      console.log(`- the machine while posting (closed loop, medians): ${[sqlite.pipeline, sqlite.hand, sqlite.bare].map(machineText).join('; ')}`);
     }
     if (big) {
       const rss = median(big.t.rss);
@@ -716,13 +835,28 @@ export async function run(): Promise<void> {
       const twoOne = ratio(pg.two, pg.one);
       console.log(`- PostgreSQL pipeline, 1 Node-RED / hand-built in the same Node-RED: ${vsHand.text}${sqlite ? ` (SQLite pipeline / hand-built above: ${ratio(sqlite.pipeline, sqlite.hand).text})` : ''}`);
       if (sqlite) console.log(`- PostgreSQL pipeline / SQLite pipeline (inbox on), round by round: ${ratio(pg.one, sqlite.pipeline).text}`);
-      console.log(`- PostgreSQL, 2 Node-RED / 1: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
+      console.log(`- PostgreSQL, 2 Node-RED / 1 at the same ${CONCURRENCY} in flight in all: ${twoOne.text}, goal > 1×: ${goal(twoOne.median > 1)}`);
       console.log(`- PostgreSQL, 2 Node-RED with ${CONCURRENCY} in flight each / 1 with ${CONCURRENCY}: ${ratio(pg.twoEach, pg.one).text}`);
       const short = (t: Target): string => t.name.replace('pipeline, PostgreSQL, ', '');
-      console.log(`- PostgreSQL server CPU µs per uplink (all its processes, beside the Node-RED CPU above): ${[pg.one, pg.two, pg.twoEach].map((t) => `${short(t)} ${fmt(median(t.serverCpu))}`).join(', ')}`);
       // Two instances can only beat one when one leaves CPU unused: near 0 % idle, the machine caps both.
-      console.log(`- machine CPU idle while the uplinks were posted (median of the rounds): ${[pg.one, pg.two, pg.twoEach].map((t) => `${short(t)} ${fmt(median(t.idle))} %`).join(', ')}`);
+      console.log(`- where each uplink's CPU went in the closed-loop runs (µs per uplink: Node-RED main threads + other threads, PostgreSQL backends + the rest of the server, load generator = all; machine idle):`);
+      for (const t of [pg.one, pg.oneHalf, pg.two, pg.twoEach]) {
+        const [cpu, main, server, backends, gen] = [t.cpu, t.mainCpu, t.serverCpu, t.serverBackendCpu, t.genCpu].map(median);
+        const flushes = t.perFlush.length > 0 ? `; ${fmt(median(t.perFlush), 1)} uplinks and ${fmt(median(t.statementsPerFlush), 1)} statements per flush` : '';
+        console.log(`  - ${short(t)}: Node-RED ${fmt(main)} + ${fmt(cpu - main)}, PostgreSQL ${fmt(backends)} + ${fmt(server - backends)}, load generator ${fmt(gen)} = ${fmt(cpu + server + gen)}; idle ${fmt(median(t.idle))} %${flushes}\n    Node-RED threads: ${threadText(t)}`);
+      }
       console.log(`- PostgreSQL, 2 Node-RED: device uplink counts equal to the stored uplinks for ${fmt(pg.counters.devices - pg.counters.wrong.length)} of ${fmt(pg.counters.devices)} devices (both fleets): ${goal(pg.counters.wrong.length === 0)}`);
+    }
+    if (pg) {
+      console.log(`\nPostgreSQL at the same offered load: ${fmt(FIXED_RATE)} uplinks/s open loop (${fmt(FIXED_COUNT)} per run, one run per round), sent to one Node-RED or alternating between two; CPU per uplink from the start of the run until its rows were stored:\n`);
+      console.log('| variant | acked uplinks/s | ack p50 / p99 ms | Node-RED µs per uplink | of which main threads | PostgreSQL µs | load generator µs | all µs | machine idle |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const t of [pg.one, pg.two]) {
+        const f = t.fixed;
+        const [cpu, main, server, gen] = [f.cpu, f.mainCpu, f.serverCpu, f.genCpu].map(median);
+        console.log(`| ${t.name} | ${fmt(median(f.rates))} | ${fmt(median(f.p50), 1)} / ${fmt(median(f.p99), 1)} | ${fmt(cpu)} | ${fmt(main)} | ${fmt(server)} | ${fmt(gen)} | ${fmt(cpu + server + gen)} | ${fmt(median(f.idle))} % |`);
+      }
+      console.log('');
+      for (const t of [pg.one, pg.two]) console.log(`- ${t.name}, Node-RED threads at ${fmt(FIXED_RATE)}/s (µs per uplink): ${threadText(t.fixed)}`);
     }
     if (profile) {
       const { parts: cpu, uplinks, t, threads } = profile;

@@ -56,6 +56,26 @@ export function treeCpuMicros(pid: number): number {
   return total;
 }
 
+/**
+ * A PostgreSQL server's CPU time so far in µs: its connection backends (their command line names
+ * the client's address) apart from the rest (postmaster, WAL writer, checkpointer, ended processes).
+ */
+export function postgresCpuMicros(postmaster: number): { backends: number; rest: number } {
+  const total = treeCpuMicros(postmaster);
+  let backends = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== postmaster) continue;
+      if (/\(\d+\)/.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) backends += statCpuMicros(`/proc/${entry}/stat`);
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return { backends, rest: total - backends };
+}
+
 /** The whole machine's CPU time so far, all cores, and the idle part of it (idle + iowait), in ticks. */
 export function machineTicks(): { total: number; idle: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);

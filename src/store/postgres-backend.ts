@@ -1,6 +1,7 @@
 import { Pool, types as pgTypes, type PoolClient, type PoolConfig } from 'pg';
 import type {
   DeviceWrite,
+  DeviceWriteResult,
   LoadedDevice,
   ReadingColumns,
   RetentionBucket,
@@ -11,6 +12,7 @@ import type {
 } from './backend';
 import { applyDeviceWrites, assertSameDevice, lockOrder, type DeviceChange } from './backend-shared';
 import type { DeviceState } from './device-state';
+import { KnownRows } from './postgres-versions';
 import { StoreDataError, describeError } from './errors';
 import { LATEST_VERSION, SCHEMA_TABLE_SQL, migrationsFor } from './migrations';
 import {
@@ -76,6 +78,8 @@ function isPgRetryable(err: unknown): boolean {
 
 /** Attempts of a flush's transaction before its failure counts (see isPgRetryable). */
 const TX_ATTEMPTS = 3;
+/** Version-checked writes of a device in one flush before it is written under its row lock. */
+const OPTIMISTIC_ATTEMPTS = 2;
 
 /** `attempt` run again while the server rolls it back as a deadlock victim or for serialization. */
 async function retried<T>(attempt: () => Promise<T>): Promise<T> {
@@ -120,6 +124,8 @@ export class PostgresBackend implements StoreBackend {
   readonly dialect = 'postgres' as const;
   private pool: Pool | undefined;
   private lastPoolError: Error | undefined;
+  /** The device rows this backend wrote or read last, with their versions (a hint, see KnownRows). */
+  private readonly known = new KnownRows();
 
   constructor(
     private readonly connectionString: string,
@@ -171,6 +177,7 @@ export class PostgresBackend implements StoreBackend {
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
+    this.known.clear();
     if (pool) await pool.end();
   }
 
@@ -253,40 +260,101 @@ export class PostgresBackend implements StoreBackend {
   }
 
   /**
-   * Writes to known devices without holding their rows between statements: the states are read
-   * (no lock, no transaction), the writes applied to them, and one statement writes the rows still
-   * at the version read together with the readings. Two round trips and no BEGIN/COMMIT; a row lock
-   * lasts as long as that statement. A device another instance wrote in between is written again
-   * under its row lock (writeLocked); everything else is committed by then.
+   * Writes to known devices without holding their rows between statements. Their states are the
+   * rows this backend wrote (or read) last (KnownRows), the others read first (no lock, no
+   * transaction); the writes are applied to them, and one statement writes the rows still at
+   * those versions, inserts the readings and returns the rows it did not write as they are. In the
+   * steady state of one instance a flush is that one round trip. A row another instance changed
+   * meanwhile is written again from the row returned, once; overtaken again, or by a commit too
+   * recent for the statement to see, it is written under its row lock (writeLocked). A row found
+   * changed is read first from then on (two round trips, one commit, as before this hint) until a
+   * read finds it as this backend left it: devices that two instances share cost no refused write.
    */
   private async writeKnown(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
-    const ids = lockOrder(writes, NO_ALIAS);
-    const { results, changes, written } = await retried(async () => {
-      const read = await this.db.query<DeviceStateRow & { version: string }>(named(READ_STATES_SQL, [ids]));
-      const states = new Map<string, DeviceState>();
-      const versions = new Map<string, string>();
+    const results: DeviceWriteResult[] = new Array<DeviceWriteResult>(writes.length);
+    const states = new Map<string, DeviceState>();
+    const versions = new Map<string, string>();
+    const cold: string[] = [];
+    for (const id of lockOrder(writes, NO_ALIAS)) {
+      const known = this.known.trusted(id);
+      if (!known) cold.push(id);
+      else {
+        states.set(id, known.state);
+        versions.set(id, known.version);
+      }
+    }
+    // Rows someone else wrote since this backend's last write or read of them: read first next time too.
+    const shared = new Set<string>();
+    if (cold.length > 0) {
+      const read = await retried(() => this.db.query<DeviceStateRow & { version: string }>(named(READ_STATES_SQL, [cold])));
       for (const row of read.rows) {
         states.set(row.id, stateFromRow(row));
         versions.set(row.id, row.version);
+        const last = this.known.lastVersion(row.id);
+        if (last !== undefined && last !== row.version) shared.add(row.id);
       }
+    }
+    let pending = writes.map((_, i) => i);
+    let unsaved = readings;
+    const locked: number[] = [];
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const batch = pending.map((i) => writes[i]);
+      const ids = lockOrder(batch, NO_ALIAS);
+      const sent = new Map(versions);
+      const had = new Set(states.keys());
       const now = Date.now();
-      const applied = applyDeviceWrites(writes, states, new Set(), NO_ALIAS, now);
-      if (applied.changes.length === 0) {
-        if (readings) await this.db.query(insertReadingsQuery(readings));
-        return { ...applied, written: new Set<string>() };
+      const applied = applyDeviceWrites(batch, states, new Set(), NO_ALIAS, now);
+      const changed = new Set(applied.changes.map((ch) => ch.state.id));
+      let r: { rows: KnownWriteRow[] };
+      try {
+        r = await retried(() => this.db.query<KnownWriteRow>(knownWriteQuery(applied.changes, sent, now, unsaved, ids)));
+      } catch (err) {
+        if (attempt === 1) throw err;
+        // Not to be retried as a whole (its readings and other devices are committed): an outage.
+        throw new Error(`flush partly committed, the rest failed: ${describeError(err)}`);
       }
-      const r = await this.db.query<{ id: string }>(updateUnchangedQuery(applied.changes, versions, now, readings));
-      return { ...applied, written: new Set(r.rows.map((row) => row.id)) };
-    });
-    if (written.size === changes.length) return { devices: results };
-    // The writes of devices overtaken since they were read, again, in order; their readings are in.
-    const stale = new Set(changes.filter((ch) => !written.has(ch.state.id)).map((ch) => ch.state.id));
-    const again = writes.flatMap((w, i) => (stale.has(w.id) ? [i] : []));
+      unsaved = undefined;
+      // Each device: settled (its results stand), again (from the row as it is now) or locked.
+      const again = new Set<string>();
+      const lockedIds = new Set<string>();
+      const seen = new Set<string>();
+      for (const row of r.rows) {
+        seen.add(row.id);
+        if (row.written) this.known.set(states.get(row.id)!, row.version, shared.has(row.id));
+        else if (row.version === sent.get(row.id)) {
+          // Unchanged at the statement's snapshot: current if nothing was to be written; if it
+          // was, a commit after the snapshot overtook the write.
+          if (changed.has(row.id)) lockedIds.add(row.id);
+          else this.known.set(states.get(row.id)!, row.version, shared.has(row.id));
+        } else {
+          states.set(row.id, stateFromRow(row));
+          versions.set(row.id, row.version);
+          again.add(row.id);
+          shared.add(row.id);
+        }
+      }
+      for (const id of ids) {
+        if (seen.has(id) || !had.has(id)) continue;
+        // The row is gone: its writes again, finding no device.
+        states.delete(id);
+        this.known.forget(id);
+        again.add(id);
+      }
+      const next: number[] = [];
+      pending.forEach((i, k) => {
+        const id = writes[i].id;
+        if (lockedIds.has(id) || (again.has(id) && attempt >= OPTIMISTIC_ATTEMPTS)) locked.push(i);
+        else if (again.has(id)) next.push(i);
+        else results[i] = applied.results[k];
+      });
+      pending = next;
+    }
+    if (locked.length === 0) return { devices: results };
+    locked.sort((a, b) => a - b);
     try {
-      const redone = await retried(() => this.writeLocked(again.map((i) => writes[i]), undefined));
-      again.forEach((i, k) => (results[i] = redone.devices[k]));
+      const redone = await retried(() => this.writeLocked(locked.map((i) => writes[i]), undefined, true));
+      locked.forEach((i, k) => (results[i] = redone.devices[k]));
     } catch (err) {
-      // Not to be retried as a whole (its readings and other devices are committed): an outage.
       throw new Error(`flush partly committed, the rest failed: ${describeError(err)}`);
     }
     return { devices: results };
@@ -298,22 +366,29 @@ export class PostgresBackend implements StoreBackend {
    * Statements that need no answer in between leave in one socket write (BEGIN with the row locks,
    * the write with COMMIT): each trip is a turn of a busy event loop and a wake-up of the server.
    */
-  private async writeLocked(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined): Promise<WriteBatchResult> {
+  private async writeLocked(writes: readonly DeviceWrite[], readings: ReadingColumns | undefined, overtaken = false): Promise<WriteBatchResult> {
     const { client: c, release } = await this.checkout();
     let broken = false;
     try {
       const { created, alias } = await createDevices(c, writes);
-      const lock = named(`SELECT ${STATE_COLUMNS} FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [lockOrder(writes, alias)]);
-      const [, locked] = await Promise.all(together(c, () => [created.begun ? Promise.resolve(undefined) : c.query('BEGIN'), c.query<DeviceStateRow>(lock)]));
+      const lock = named(`SELECT ${STATE_COLUMNS}, xmin::text AS version FROM tts_devices WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [lockOrder(writes, alias)]);
+      const [, locked] = await Promise.all(together(c, () => [created.begun ? Promise.resolve(undefined) : c.query('BEGIN'), c.query<DeviceStateRow & { version: string }>(lock)]));
       const states = new Map<string, DeviceState>();
-      for (const row of locked.rows) states.set(row.id, stateFromRow(row));
+      const versions = new Map<string, string>();
+      for (const row of locked.rows) {
+        states.set(row.id, stateFromRow(row));
+        versions.set(row.id, row.version);
+      }
       const now = Date.now();
       const { results, changes } = applyDeviceWrites(writes, states, created.ids, alias, now);
       const write = changes.length > 0 ? updateStatesQuery(changes, now, readings) : readings ? insertReadingsQuery(readings) : undefined;
       // Both answers awaited: after a failed write COMMIT only ends the failed transaction.
-      const [written, committed] = await Promise.allSettled(together(c, () => [write ? c.query(write) : Promise.resolve(undefined), c.query('COMMIT')]));
+      const [written, committed] = await Promise.allSettled(together(c, () => [write ? c.query<{ id: string; version: string }>(write) : Promise.resolve(undefined), c.query('COMMIT')]));
       if (written.status === 'rejected') throw written.reason;
       if (committed.status === 'rejected') throw committed.reason;
+      // The rows as committed, for the next flush to them (KnownRows).
+      if (changes.length > 0) for (const row of written.value?.rows ?? []) versions.set(row.id, row.version);
+      for (const [id, state] of states) this.known.set(state, versions.get(id)!, overtaken);
       return { devices: results };
     } catch (err) {
       broken = await rollBack(c);
@@ -324,6 +399,7 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async setDownlink(id: string, value: unknown, at: number): Promise<boolean> {
+    this.known.forget(id); // its next flush reads the row (the version check would find it changed)
     const r = await this.db.query('UPDATE tts_devices SET downlink = $1, updated_at = $2 WHERE id = $3', [toJsonText(value), at, id]);
     return r.rowCount === 1;
   }
@@ -337,6 +413,7 @@ export class PostgresBackend implements StoreBackend {
          WHERE online AND last_seen < $1 - connection_timeout RETURNING *`,
         [now],
       );
+      for (const row of r.rows) this.known.forget(row.id);
       return r.rows.map(deviceFromRow);
     });
   }
@@ -523,9 +600,9 @@ const INSERT_DEVICE_SQL = `INSERT INTO tts_devices (id, application_id, device_i
   ON CONFLICT DO NOTHING`;
 
 /**
- * Every changed device of a batch in one statement. Unconditional when this transaction holds the
- * rows' locks; else only where a row is still the version the states were read from (its xmin),
- * returning the ids written.
+ * Every changed device of a batch in one statement, returning the ids written with the rows' new
+ * versions. Unconditional when this transaction holds the rows' locks; else only where a row is
+ * still the version the states were read from (its xmin).
  */
 function updateStatesSql(checked: boolean): string {
   return `UPDATE tts_devices d SET last_seen = u.last_seen, uplink_count = u.uplink_count,
@@ -535,14 +612,37 @@ function updateStatesSql(checked: boolean): string {
   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::boolean[],
     $8::bigint[], $9::json[], $10::json[], $11::int[]${checked ? ', $13::xid[]' : ''})
     AS u(id, last_seen, uplink_count, last_f_cnt, last_uplink_at, lost_frames, online, state_changed_at, metadata, location, location_rank${checked ? ', version' : ''})
-  WHERE d.id = u.id${checked ? ' AND d.xmin = u.version\n  RETURNING d.id' : ''}`;
+  WHERE d.id = u.id${checked ? ' AND d.xmin = u.version' : ''}
+  RETURNING d.id, d.xmin::text AS version`;
 }
 
 const UPDATE_STATES_SQL = updateStatesSql(false);
 /** The device states and the batch's readings in one statement (a data-modifying WITH runs in full). */
-const UPDATE_STATES_AND_INSERT_SQL = `WITH states AS (${UPDATE_STATES_SQL})\n${insertReadingsSql(13)}`;
-const UPDATE_UNCHANGED_SQL = updateStatesSql(true);
-const UPDATE_UNCHANGED_AND_INSERT_SQL = `WITH states AS (${UPDATE_UNCHANGED_SQL}), readings AS (${insertReadingsSql(14)})\nSELECT id FROM states`;
+const UPDATE_STATES_AND_INSERT_SQL = `WITH states AS (${UPDATE_STATES_SQL}), readings AS (${insertReadingsSql(13)})\nSELECT id, version FROM states`;
+
+/** A row of knownWriteSql: written (with its new version), or not (as it is, with its version). */
+type KnownWriteRow = DeviceStateRow & { written: boolean; version: string };
+
+/** The state columns but the id, null where the row was written (the caller has that state). */
+const UNWRITTEN_STATE = STATE_COLUMNS.split(', ')
+  .filter((column) => column !== 'id')
+  .map((column) => `CASE WHEN s.id IS NULL THEN d.${column} END AS ${column}`)
+  .join(', ');
+
+/**
+ * The version-checked write (with the readings when `withReadings`), and every row of the batch's
+ * ids (the last parameter) it did not write as this statement's snapshot has it: one round trip
+ * whether or not another instance wrote a device in between.
+ */
+function knownWriteSql(withReadings: boolean): string {
+  return `WITH states AS (${updateStatesSql(true)})${withReadings ? `, readings AS (${insertReadingsSql(14)})` : ''}
+SELECT d.id, s.id IS NOT NULL AS written, coalesce(s.version, d.xmin::text) AS version, ${UNWRITTEN_STATE}
+FROM tts_devices d LEFT JOIN states s ON s.id = d.id
+WHERE d.id = ANY($${withReadings ? 20 : 14}::text[])`;
+}
+
+const KNOWN_WRITE_SQL = knownWriteSql(false);
+const KNOWN_WRITE_AND_INSERT_SQL = knownWriteSql(true);
 
 /** A batch's device states read without a lock, each with its row version. */
 const READ_STATES_SQL = `SELECT ${STATE_COLUMNS}, xmin::text AS version FROM tts_devices WHERE id = ANY($1::text[])`;
@@ -575,12 +675,12 @@ function updateStatesQuery(changes: DeviceChange[], now: number, readings?: Read
   return named(UPDATE_STATES_SQL, [...cols, now]);
 }
 
-/** The update of rows still at the versions read (`versions`: id → xmin), with the readings if any. */
-function updateUnchangedQuery(changes: DeviceChange[], versions: ReadonlyMap<string, string>, now: number, readings?: ReadingColumns): Query {
-  const { cols, ids } = stateColumns(changes);
-  const checked = ids.map((id) => versions.get(id));
-  if (readings) return named(UPDATE_UNCHANGED_AND_INSERT_SQL, [...cols, now, checked, ...readingValues(readings)]);
-  return named(UPDATE_UNCHANGED_SQL, [...cols, now, checked]);
+/** The version-checked write of `changes` (`versions`: id → xmin), the readings if any, and the rows of `ids` it leaves unwritten. */
+function knownWriteQuery(changes: DeviceChange[], versions: ReadonlyMap<string, string>, now: number, readings: ReadingColumns | undefined, ids: string[]): Query {
+  const { cols, ids: changed } = stateColumns(changes);
+  const checked = changed.map((id) => versions.get(id));
+  if (readings) return named(KNOWN_WRITE_AND_INSERT_SQL, [...cols, now, checked, ...readingValues(readings), ids]);
+  return named(KNOWN_WRITE_SQL, [...cols, now, checked, ids]);
 }
 
 /**

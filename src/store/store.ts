@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { DeviceWrite, DeviceWriteResult, LoadedDevice, StoreBackend } from './backend';
 import { withState } from './device-state';
-import { QueueFullError, StoreDataError, StoreInputError, StoreUnavailableError, describeError } from './errors';
+import { QueueFullError, StoreDataError, StoreInputError, StoreUnavailableError, asStoreError, describeError } from './errors';
 import { toJsonText } from './rows';
 import { WriteQueue, type Batch, type QueuedColumns, type WriteOutcome } from './write-queue';
 import {
@@ -497,15 +497,28 @@ export class TtsStore extends EventEmitter {
   }
 
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
-    const backend = await this.backendReady();
-    await this.devicesWritten();
-    return backend.getDevice(id);
+    return this.readDevices((backend) => backend.getDevice(id));
   }
 
   async findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined> {
+    return this.readDevices((backend) => backend.findDevice(applicationId, deviceId));
+  }
+
+  /**
+   * A read of device rows, after the queued device writes unless `afterWrites` is false (the
+   * registry loading a device it has no state of). The database failing (not refusing the
+   * query) is a StoreUnavailableError like a refused write: a message whose provisioning needed
+   * the read goes back to its inbox instead of failing (the store may not have noticed the
+   * outage yet, as when PostgreSQL goes down between two flushes).
+   */
+  private async readDevices<T>(read: (backend: StoreBackend) => Promise<T>, afterWrites = true): Promise<T> {
     const backend = await this.backendReady();
-    await this.devicesWritten();
-    return backend.findDevice(applicationId, deviceId);
+    if (afterWrites) await this.devicesWritten();
+    try {
+      return await read(backend);
+    } catch (err) {
+      throw backend.isDataError(err) ? err : asStoreError(err);
+    }
   }
 
   /**
@@ -521,7 +534,7 @@ export class TtsStore extends EventEmitter {
 
   /** A device's record with its state columns (what the registry keeps in memory). */
   async loadDevice(applicationId: string, deviceId: string): Promise<LoadedDevice | undefined> {
-    return (await this.backendReady()).loadDevice(applicationId, deviceId);
+    return this.readDevices((backend) => backend.loadDevice(applicationId, deviceId), false);
   }
 
   async listDevices(options: { after?: string; limit?: number } = {}): Promise<DevicePage> {

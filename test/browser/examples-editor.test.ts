@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
-import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, saveScreenshot, waitForErrorMarkers, waitForTraysAtRest } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, replaceScript, saveScreenshot, scriptDiagnostics, waitForErrorMarkers, waitForTraysAtRest } from '../helpers/browser';
 
 // Every node of every example, opened in the editor and closed with Done, stays valid; the
 // script editors flag what the codec sandbox lacks and nothing it has.
@@ -25,34 +25,6 @@ const GLOBALS_SCRIPT = [
 type Red = {
   nodes: { node(id: string): { type: string; valid?: boolean; noerr?: number; editor?: unknown; _def: { category?: string } } | null };
 };
-
-/**
- * What Monaco's JavaScript worker reports for the open dialog's script, as errors, once it has
- * checked the model with the options in force (the markers the dialog counts come from it).
- */
-function scriptDiagnostics(page: Page, nodeId: string): Promise<string[]> {
-  return page.evaluate(async (id) => {
-    type Diagnostic = { code: number; category: number; messageText: string | { messageText: string } };
-    type Monaco = {
-      languages: {
-        typescript: {
-          getJavaScriptWorker(): Promise<(uri: unknown) => Promise<{ getSyntacticDiagnostics(u: string): Promise<Diagnostic[]>; getSemanticDiagnostics(u: string): Promise<Diagnostic[]> }>>;
-          javascriptDefaults: { getDiagnosticsOptions(): { diagnosticCodesToIgnore?: number[] } };
-        };
-      };
-    };
-    const w = window as unknown as { monaco: Monaco; RED: { nodes: { node(id: string): { editor: { getModel(): { uri: { toString(): string } } } } } } };
-    const model = w.RED.nodes.node(id).editor.getModel();
-    const getWorker = await w.monaco.languages.typescript.getJavaScriptWorker();
-    const worker = await getWorker(model.uri);
-    const uri = model.uri.toString();
-    const all = [...(await worker.getSyntacticDiagnostics(uri)), ...(await worker.getSemanticDiagnostics(uri))];
-    const ignored = w.monaco.languages.typescript.javascriptDefaults.getDiagnosticsOptions().diagnosticCodesToIgnore ?? [];
-    return all
-      .filter((d) => d.category === 1 && !ignored.includes(d.code))
-      .map((d) => (typeof d.messageText === 'string' ? d.messageText : d.messageText.messageText));
-  }, nodeId);
-}
 
 async function pressDone(page: Page, config: boolean): Promise<void> {
   await page.click(config ? '#node-config-dialog-ok' : '#node-dialog-ok');

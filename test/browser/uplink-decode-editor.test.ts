@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, replaceScript, waitForErrorMarkers } from '../helpers/browser';
+import { openEditDialog, openEditorSession, replaceScript, scriptDiagnostics, waitForErrorMarkers } from '../helpers/browser';
 
 const TAB = 'codec-tab';
 const DECODE = 'codec-decode-node';
@@ -69,7 +69,8 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
   });
 
   it('shows a runtime error with its line number', async () => {
-    await replaceScript(page, 'function decodeUplink(input) {\n  var missing = null;\n  return { data: missing.value };\n}');
+    // null only at run time: `var missing = null` would be flagged before (TypeScript's "possibly null").
+    await replaceScript(page, 'function decodeUplink(input) {\n  var missing = JSON.parse("null");\n  return { data: missing.value };\n}');
     await page.click('#node-tts-test-run');
     const errors = page.locator('#node-tts-test-output .tts-test-errors');
     await errors.waitFor();
@@ -89,6 +90,8 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
   });
 
   it('saves the script into the node when the dialog is closed with Done', async () => {
+    // The worker's verdict on the current text first: the markers may still be the previous text's.
+    assert.deepEqual(await scriptDiagnostics(page, DECODE), []);
     await waitForErrorMarkers(page, DECODE, 0);
     await page.click('#node-dialog-ok');
     await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });

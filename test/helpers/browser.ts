@@ -112,11 +112,39 @@ export async function openConfigDialog(page: Page, type: string, id: string): Pr
   await waitForTraysAtRest(page);
 }
 
-/** Replaces the text of the open dialog's script editor (#node-input-script-editor) by typing it. */
+/**
+ * What Monaco's JavaScript worker reports for a node's open script editor, as errors (the codes
+ * the editor ignores left out), for the text it holds now: the verdict the markers converge to.
+ */
+export function scriptDiagnostics(page: Page, nodeId: string): Promise<string[]> {
+  return page.evaluate(async (id) => {
+    type Diagnostic = { code: number; category: number; messageText: string | { messageText: string } };
+    type Monaco = {
+      languages: {
+        typescript: {
+          getJavaScriptWorker(): Promise<(uri: unknown) => Promise<{ getSyntacticDiagnostics(u: string): Promise<Diagnostic[]>; getSemanticDiagnostics(u: string): Promise<Diagnostic[]> }>>;
+          javascriptDefaults: { getDiagnosticsOptions(): { diagnosticCodesToIgnore?: number[] } };
+        };
+      };
+    };
+    const w = window as unknown as { monaco: Monaco; RED: { nodes: { node(id: string): { editor: { getModel(): { uri: { toString(): string } } } } } } };
+    const model = w.RED.nodes.node(id).editor.getModel();
+    const getWorker = await w.monaco.languages.typescript.getJavaScriptWorker();
+    const worker = await getWorker(model.uri);
+    const uri = model.uri.toString();
+    const all = [...(await worker.getSyntacticDiagnostics(uri)), ...(await worker.getSemanticDiagnostics(uri))];
+    const ignored = w.monaco.languages.typescript.javascriptDefaults.getDiagnosticsOptions().diagnosticCodesToIgnore ?? [];
+    return all
+      .filter((d) => d.category === 1 && !ignored.includes(d.code))
+      .map((d) => (typeof d.messageText === 'string' ? d.messageText : d.messageText.messageText));
+  }, nodeId);
+}
+
 /**
  * Waits until the error markers Monaco shows in the open dialog's script editor (what Done
  * counts into noerr) number `count`, or at least one when `count` is 'some'. Monaco checks the
- * text in a worker, so right after typing the markers still describe a half-typed script.
+ * text in a worker, so right after typing the markers still describe the previous text: ask
+ * scriptDiagnostics first when the count must be the current text's.
  */
 export async function waitForErrorMarkers(page: Page, nodeId: string, count: number | 'some'): Promise<void> {
   try {
@@ -138,6 +166,7 @@ export async function waitForErrorMarkers(page: Page, nodeId: string, count: num
   }
 }
 
+/** Replaces the text of the open dialog's script editor (#node-input-script-editor) in one edit. */
 export async function replaceScript(page: Page, text: string): Promise<void> {
   const editor = page.locator('#node-input-script-editor .monaco-editor');
   await editor.waitFor({ state: 'visible' });

@@ -66,6 +66,8 @@ function freePort(): Promise<number> {
 export interface ServerOptions {
   /** Durable settings (fsync on) for benchmarks; tests run with fsync off. */
   durable?: boolean;
+  /** More `-c name=value` server settings (the bench's statement statistics). */
+  settings?: string[];
 }
 
 /** Starts a throwaway PostgreSQL server (initdb refuses root: run as the `postgres` user then). */
@@ -93,6 +95,7 @@ export async function startThrowawayServer(options: ServerOptions = {}): Promise
     '-c listen_addresses=127.0.0.1',
     '-c max_connections=100',
     ...(options.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
+    ...(options.settings ?? []).map((setting) => `-c ${setting}`),
   ].join(' ');
   const start = (): Promise<void> => asServerUser('pg_ctl', ['-D', data, '-o', settings, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   try {

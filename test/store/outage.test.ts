@@ -40,6 +40,27 @@ describe('PostgreSQL stopped and started under write load', function () {
     await server?.stop();
   });
 
+  it('refuses a device read while the server is down as unavailable (the message goes back to its inbox), before the store noticed', async () => {
+    const admin = new Client({ connectionString: server.adminUrl });
+    await admin.connect();
+    await admin.query('CREATE DATABASE outage_read');
+    await admin.end();
+    const url = server.adminUrl.replace(/\/postgres$/, '/outage_read');
+    const store = new TtsStore(new PostgresBackend(url), { retryMin: 20, retryMax: 200, retentionInterval: 0 });
+    await store.start();
+    try {
+      await store.createDevice({ id: 'dev-a', applicationId: 'farm-sensors', deviceId: 'a', bucket: 'bkt-a', profileId: 'p', assetType: 's', assetGroup: 'g', connectionTimeout: 60_000, at: T0 });
+      await server.halt();
+      assert.equal(store.state.status, 'ready'); // no write failed yet
+      for (const read of [() => store.loadDevice('farm-sensors', 'b'), () => store.getDevice('dev-a'), () => store.findDevice('farm-sensors', 'a')]) {
+        await assert.rejects(read(), (err: unknown) => isPassingStoreError(err));
+      }
+    } finally {
+      await server.resume();
+      await store.close();
+    }
+  });
+
   it('never crashes, refuses what it cannot commit, and loses nothing it acknowledged', async () => {
     const admin = new Client({ connectionString: server.adminUrl });
     await admin.connect();

@@ -132,7 +132,19 @@ export function scriptDiagnostics(page: Page, nodeId: string): Promise<string[]>
     const getWorker = await w.monaco.languages.typescript.getJavaScriptWorker();
     const worker = await getWorker(model.uri);
     const uri = model.uri.toString();
-    const all = [...(await worker.getSyntacticDiagnostics(uri)), ...(await worker.getSemanticDiagnostics(uri))];
+    // A model just created (a dialog reopened, an expanded editor) reaches the worker a moment
+    // later: until then it answers "Could not find source file". Ask again until it knows it.
+    const deadline = Date.now() + 20_000;
+    let all: Diagnostic[];
+    for (;;) {
+      try {
+        all = [...(await worker.getSyntacticDiagnostics(uri)), ...(await worker.getSemanticDiagnostics(uri))];
+        break;
+      } catch (err) {
+        if (!/Could not find source file/.test(String((err as Error)?.message ?? err)) || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     const ignored = w.monaco.languages.typescript.javascriptDefaults.getDiagnosticsOptions().diagnosticCodesToIgnore ?? [];
     return all
       .filter((d) => d.category === 1 && !ignored.includes(d.code))

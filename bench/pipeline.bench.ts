@@ -825,6 +825,9 @@ export async function run(): Promise<void> {
       console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
       console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
       console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+      // The load shares the two cores: what it and the idle share were tells how far a figure is the machine's.
+      const machine = [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare].map((t) => `${t.name} ${fmt(median(t.genCpu))} µs, idle ${fmt(median(t.idle))} %`);
+      console.log(`- load generator CPU per uplink and machine idle while posting (closed loop): ${machine.join('; ')}`);
     }
     if (big) {
       const rss = median(big.t.rss);

@@ -146,28 +146,19 @@
    * result as markers, but only while the model still holds the version that was checked: an
    * answer for older text (the user typed on while the worker worked) is dropped, the check of
    * the newer text is on its way. `errors()` is the error count of the text as it is now, or
-   * undefined while that check runs; `settled()` resolves once it is in.
+   * undefined while that check runs.
    */
   function watchDiagnostics(editor) {
     var ts = window.monaco && window.monaco.languages && window.monaco.languages.typescript;
     if (!ts || typeof editor.onDidChangeModelContent !== 'function') return null;
-    // Node-RED may give the editor a new model after creating it: ask the editor each time,
-    // until the dialog closes (then the last model is kept until its check is in).
-    var pinned = null;
+    // Node-RED may give the editor a new model after creating it: ask the editor each time.
     function model() {
-      var m = pinned || editor.getModel();
+      var m = editor.getModel();
       return m && !m.isDisposed() ? m : null;
     }
     var checked = { model: null, version: -1, errors: 0 };
-    var waiting = [];
     var timer = null;
     var closed = false;
-
-    function settle(errors) {
-      var done = waiting;
-      waiting = [];
-      done.forEach(function (resolve) { resolve(errors); });
-    }
 
     function check(attempt) {
       timer = null;
@@ -185,16 +176,12 @@
           var markers = diagnostics.map(function (d) { return markerOf(m, d); });
           window.monaco.editor.setModelMarkers(m, MARKER_OWNER, markers);
           checked = { model: m, version: version, errors: markers.filter(function (x) { return x.severity === 8; }).length };
-          settle(checked.errors);
         }, function (err) {
           if (!current()) return;
           // A model just created reaches the worker a moment later ("Could not find source file"),
           // seconds later on a busy machine.
           if (attempt < 200) timer = setTimeout(function () { check(attempt + 1); }, 100);
-          else {
-            if (window.console) console.warn('tts: script check failed', err);
-            settle(undefined);
-          }
+          else if (window.console) console.warn('tts: script check failed', err);
         });
     }
 
@@ -212,18 +199,10 @@
         var m = model();
         return m && checked.model === m && checked.version === m.getVersionId() ? checked.errors : undefined;
       },
-      /** Keeps checking `m` once the editor has let it go (the dialog closed). */
-      pin: function (m) { pinned = m; },
-      settled: function () {
-        var now = watcher.errors();
-        if (now !== undefined || !model()) return Promise.resolve(now);
-        return new Promise(function (resolve) { waiting.push(resolve); });
-      },
       close: function () {
         closed = true;
         listeners.forEach(function (l) { l.dispose(); });
         if (timer) clearTimeout(timer);
-        settle(undefined);
       }
     };
     return watcher;
@@ -238,30 +217,20 @@
     return editor;
   }
 
-  /** `afterCheck(errors)`: called once the check of the last text is in (the model lives until then). */
-  function destroyScriptEditor(holder, afterCheck) {
+  function destroyScriptEditor(holder) {
     var editor = holder.editor;
     if (!editor) return;
     delete holder.editor;
-    var diagnostics = holder.diagnostics;
-    var releaseTypes = holder.releaseTypes;
+    if (holder.diagnostics) holder.diagnostics.close();
     delete holder.diagnostics;
-    delete holder.releaseTypes;
     // Monaco: detach the model before Node-RED's destroy disposes it, so a render the editor
     // already scheduled (a resize just before Done) never meets a disposed model.
     var model = typeof editor.getModel === 'function' ? editor.getModel() : null;
-    if (diagnostics) diagnostics.pin(model);
     if (model && typeof editor.setModel === 'function') editor.setModel(null);
     editor.destroy();
-    function finish(errors) {
-      if (diagnostics) diagnostics.close();
-      if (model && typeof model.isDisposed === 'function' && !model.isDisposed()) model.dispose();
-      // After the check: it needs the sandbox's globals.
-      if (releaseTypes) releaseTypes();
-      if (afterCheck && errors !== undefined) afterCheck(errors);
-    }
-    if (afterCheck && diagnostics && diagnostics.errors() === undefined) diagnostics.settled().then(finish);
-    else finish(diagnostics ? diagnostics.errors() : undefined);
+    if (model && typeof model.isDisposed === 'function' && !model.isDisposed()) model.dispose();
+    if (holder.releaseTypes) holder.releaseTypes();
+    delete holder.releaseTypes;
   }
 
   /**
@@ -322,19 +291,14 @@
     },
     save: function (node) {
       var diagnostics = node.diagnostics;
-      var errors = diagnostics ? diagnostics.errors() : 0;
-      // Done right after typing: the check of this text is still running. Save what the text had
-      // before (the markers on screen) and correct the node once the check is in.
+      var errors = diagnostics ? diagnostics.errors() : undefined;
+      // Done right after typing, before the check of this text is in (Node-RED disposes the
+      // model as the dialog closes, so it cannot be waited for): the markers on screen count.
       if (errors === undefined) errors = window.monaco.editor.getModelMarkers({ owner: MARKER_OWNER, resource: node.editor.getModel().uri }).filter(function (m) { return m.severity === 8; }).length;
       $('#node-input-noerr').val(errors);
       node.noerr = errors;
       $('#node-input-script').val(node.editor.getValue());
-      destroyScriptEditor(node, function (checked) {
-        if (checked === node.noerr) return;
-        node.noerr = checked;
-        RED.editor.validateNode(node);
-        RED.view.redraw(true);
-      });
+      scriptEditor.cancel(node);
     },
     cancel: function (node) {
       destroyScriptEditor(node);

@@ -292,9 +292,14 @@
     save: function (node) {
       var diagnostics = node.diagnostics;
       var errors = diagnostics ? diagnostics.errors() : undefined;
-      // Done right after typing, before the check of this text is in (Node-RED disposes the
-      // model as the dialog closes, so it cannot be waited for): the markers on screen count.
-      if (errors === undefined) errors = window.monaco.editor.getModelMarkers({ owner: MARKER_OWNER, resource: node.editor.getModel().uri }).filter(function (m) { return m.severity === 8; }).length;
+      if (errors === undefined && diagnostics) {
+        // Done right after typing, before the check of this text is in (Node-RED disposes the
+        // model as the dialog closes, so it cannot be waited for): the markers on screen count.
+        errors = window.monaco.editor.getModelMarkers({ owner: MARKER_OWNER, resource: node.editor.getModel().uri }).filter(function (m) { return m.severity === 8; }).length;
+      } else if (errors === undefined) {
+        // No own check (Node-RED set to the ACE editor): the editor's annotations.
+        errors = node.editor.getSession().getAnnotations().filter(function (a) { return a.type === 'error'; }).length;
+      }
       $('#node-input-noerr').val(errors);
       node.noerr = errors;
       $('#node-input-script').val(node.editor.getValue());

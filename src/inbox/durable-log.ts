@@ -59,12 +59,6 @@ export interface LogOptions {
 
 // A group this large already shares a write well: no waiting.
 const GATHER_BELOW = 32;
-// Group writes on their way to disk at once. A second one starts while the first syncs: on a
-// disk whose syncs are slow (p50 0.8 ms, p90 3.5 ms measured here on a busy day) two in flight
-// made 1.7-3× the synced writes per second of one, with a lower p90, so requests that arrive
-// during a sync wait for their own write instead of for that one to end first. Groups still
-// settle in order: a group is acknowledged only once every group before it is on disk.
-const WRITES_IN_FLIGHT = 2;
 // Zeros written ahead of the groups, at most this much at a time (~1 ms here for 1 MiB, once per
 // ~600 uplinks); never more than the segment's size limit (rounded up to a page).
 const PREPARE_BYTES = 1024 * 1024;
@@ -75,15 +69,11 @@ interface Segment {
   file: string;
   /** File descriptor, opened for writing with O_DSYNC. */
   fd?: number;
-  /** Bytes of records, written or on their way: where the next group goes. */
+  /** Bytes of records: where the next group goes. */
   size: number;
   /** The file's length: zeros from `size` on. */
   prepared: number;
   live: number;
-  /** Group writes on this file not finished yet (the fd stays open for them). */
-  writes: Set<Promise<void>>;
-  /** Groups placed here whose entries are not located yet: the segment is not removable meanwhile. */
-  unsettled: number;
 }
 
 interface Located extends LogEntry {
@@ -167,12 +157,7 @@ export class DurableLog {
   private readonly entries = new Map<number, Located>();
   private nextSeq: number;
   private group: Group = { chunks: [], appended: [], waiters: [] };
-  /** Group writes started and not settled. */
-  private inFlight = 0;
-  /** Settles when the last group started has settled (resolved or rejected). */
-  private settledTail: Promise<void> = Promise.resolve();
-  /** Groups take their place in the file one after another (a new segment, zeros ahead). */
-  private placing: Promise<unknown> = Promise.resolve();
+  private writing: Promise<void> | undefined;
   private finishTimer: NodeJS.Timeout | undefined;
   private gatherTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private groups = 0;
@@ -255,11 +240,6 @@ export class DurableLog {
   /** Groups written so far (each one write and sync). */
   get groupsWritten(): number {
     return this.groups;
-  }
-
-  /** Group writes on their way to disk now (at most WRITES_IN_FLIGHT). */
-  get writesInFlight(): number {
-    return this.inFlight;
   }
 
   /** Set once a write or sync failed: the log takes nothing more until reopened. */
@@ -359,9 +339,9 @@ export class DurableLog {
 
   /** Writes and syncs everything pending. */
   async drain(): Promise<void> {
-    while (this.inFlight > 0 || this.group.chunks.length > 0) {
-      this.startWriting();
-      await this.settledTail;
+    while (this.writing || this.group.chunks.length > 0) {
+      if (!this.writing) this.startWriting();
+      await this.writing;
       if (this.failure) return;
     }
   }
@@ -403,14 +383,14 @@ export class DurableLog {
    * later segment may hold the finish records of an earlier one's messages.
    */
   private removeFinishedSegments(): void {
-    while (this.segments.length > 1 && this.segments[0].live === 0 && this.segments[0].unsettled === 0) {
+    while (this.segments.length > 1 && this.segments[0].live === 0) {
       const old = this.segments.shift()!;
       void closeSegment(old).then(() => fsp.unlink(old.file)).catch(() => undefined);
     }
   }
 
   private gatherThenWrite(): void {
-    if (this.inFlight >= WRITES_IN_FLIGHT) return;
+    if (this.writing) return;
     if (this.gatherMs === 0 || this.group.appended.length >= GATHER_BELOW) {
       this.startWriting();
       return;
@@ -424,10 +404,9 @@ export class DurableLog {
   }
 
   private startWriting(): void {
-    if (this.inFlight >= WRITES_IN_FLIGHT || this.group.chunks.length === 0 || this.closed) return;
-    this.inFlight += 1;
-    void this.writeGroup().finally(() => {
-      this.inFlight -= 1;
+    if (this.writing || this.group.chunks.length === 0 || this.closed) return;
+    this.writing = this.writeGroup().finally(() => {
+      this.writing = undefined;
       if (this.group.waiters.length > 0) this.startWriting();
     });
   }
@@ -443,77 +422,46 @@ export class DurableLog {
       else clearTimeout(this.gatherTimer as NodeJS.Timeout);
     }
     this.gatherTimer = undefined;
-    const before = this.settledTail;
-    let settle!: () => void;
-    this.settledTail = new Promise<void>((resolve) => (settle = resolve));
-    let placed: Segment | undefined;
     try {
       if (this.failure) throw this.failure;
       const data = Buffer.concat(group.chunks);
-      const place = this.placing.then(() => this.place(data));
-      this.placing = place.catch(() => undefined);
-      const { segment, position, written } = await place;
-      placed = segment;
-      await written;
-      // Acknowledged only after every earlier group: a reader stops at the first zeros, so records
-      // after a group that never reached the disk would not be read back.
-      await before;
-      if (this.failure) throw this.failure;
+      const segment = await this.segmentFor(data.length);
+      const fd = segment.fd!;
+      await this.prepare(segment, segment.size + data.length);
+      let written = 0;
       this.groups += 1;
-      let at = position;
+      while (written < data.length) written += await writeSynced(fd, data, written, segment.size + written);
+      let position = segment.size;
       let next = 0;
       for (let i = 0; i < group.chunks.length; i++) {
-        const entry = group.appended[next];
-        if (entry?.chunk === i) {
+        const placed = group.appended[next];
+        if (placed?.chunk === i) {
           next += 1;
-          if (this.entries.get(entry.entry.seq) === entry.entry) {
-            entry.entry.segment = segment;
-            entry.entry.offset = at + entry.bodyAt;
+          if (this.entries.get(placed.entry.seq) === placed.entry) {
+            placed.entry.segment = segment;
+            placed.entry.offset = position + placed.bodyAt;
             segment.live += 1;
           }
         }
-        at += group.chunks[i].length;
+        position += group.chunks[i].length;
       }
+      segment.size = position;
       for (const w of group.waiters) w.resolve();
     } catch (err) {
       this.failure ??= err instanceof Error ? err : new Error(String(err));
       for (const w of group.waiters) w.reject(this.failure);
-    } finally {
-      if (placed) placed.unsettled -= 1;
-      settle();
     }
-  }
-
-  /** Reserves the group's bytes in the current segment (a new one when full) and starts writing them there. */
-  private async place(data: Buffer): Promise<{ segment: Segment; position: number; written: Promise<void> }> {
-    if (this.failure) throw this.failure;
-    const segment = await this.segmentFor(data.length);
-    await this.prepare(segment, segment.size + data.length);
-    const position = segment.size;
-    segment.size += data.length;
-    segment.unsettled += 1;
-    // Started before place() resolves, so a later placement that closes this segment sees it.
-    const written = writeAll(segment.fd!, data, position);
-    segment.writes.add(written);
-    void written.then(
-      () => segment.writes.delete(written),
-      () => segment.writes.delete(written),
-    );
-    return { segment, position, written };
   }
 
   private async segmentFor(bytes: number): Promise<Segment> {
     const current = this.segments[this.segments.length - 1];
     if (current?.fd !== undefined && (current.size === 0 || current.size + bytes <= this.segmentBytes)) return current;
-    if (current) {
-      await Promise.allSettled([...current.writes]);
-      await closeSegment(current);
-    }
+    if (current) await closeSegment(current);
     // Named after the next sequence number, and always after the current one: a group of finish
     // records alone can need a new segment before any message took the next number.
     const first = Math.max(this.nextSeq, (current?.first ?? 0) + 1);
     const file = join(this.directory, segmentName(first));
-    const segment: Segment = { first, file, fd: await openSynced(file), size: 0, prepared: 0, live: 0, writes: new Set(), unsettled: 0 };
+    const segment: Segment = { first, file, fd: await openSynced(file), size: 0, prepared: 0, live: 0 };
     await this.prepare(segment, bytes);
     // The new file's directory entry must survive a crash too.
     await syncDirectory(this.directory);
@@ -540,12 +488,6 @@ const WRITE_SYNCED = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
 
 function openSynced(file: string): Promise<number> {
   return new Promise((resolve, reject) => openFd(file, WRITE_SYNCED, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
-}
-
-/** Writes all of `data` at `position`, on disk when it resolves (O_DSYNC). */
-async function writeAll(fd: number, data: Buffer, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) written += await writeSynced(fd, data, written, position + written);
 }
 
 /** Writes `data` from `offset` on at `position`; resolves with the bytes written, on disk when it resolves (O_DSYNC). */

@@ -651,12 +651,16 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   if (statements) ctx.cleanups.push(() => statements.end());
   const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
   const handFile = join(ctx.work, 'hand-pg.db');
+  // BENCH_PG_PROFILE=dir: both Node-REDs write a --cpu-prof profile there when stopped (dir/1:
+  // every PostgreSQL run and the hand-built flow; dir/2: the two-instance runs only).
+  const profile = (n: number): string[] => (process.env.BENCH_PG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PG_PROFILE, String(n))}`] : []);
   const d = await startNodeRed(ctx.tarball, flow, {
     source: handBuiltSettings(betterSqlite3Path()),
     more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: handFile }),
+    nodeArgs: profile(1),
   });
   ctx.cleanups.push(() => d.stop());
-  const e = await startNodeRed(ctx.tarball, flow);
+  const e = await startNodeRed(ctx.tarball, flow, { nodeArgs: profile(2) });
   ctx.cleanups.push(() => e.stop());
   const rowCount = postgresRows(pg.adminUrl);
   ctx.cleanups.push(() => rowCount.end());

@@ -80,15 +80,14 @@ function main() {
       '--webhook-url', `http://127.0.0.1:${port}${app.path}`,
       '--app', app.applicationId,
       '--device-prefix', app.devicePrefix,
-      '--token', token,
-      '--api-key', apiKey,
       '--port', String(app.port),
       '--devices', process.env.TTS_SIM_DEVICES || '5',
       '--interval', process.env.TTS_SIM_INTERVAL || '15',
       '--wait-for-webhook',
       '--quiet',
     ];
-    const sim = spawn(process.execPath, simArgs, { env, stdio: 'inherit' });
+    // The token and API key go by environment, not arguments: `ps` shows a command line to every local user.
+    const sim = spawn(process.execPath, simArgs, { env: { ...env, TTS_SIM_TOKEN: token, TTS_SIM_API_KEY: apiKey }, stdio: 'inherit' });
     children.push(sim);
     sim.on('exit', (code) => {
       if (code) console.error(`tts-sim (${app.applicationId}) exited with ${code}`);

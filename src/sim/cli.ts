@@ -15,7 +15,8 @@ Usage: tts-sim [options]
   --webhook-url URL     where to post webhooks (e.g. http://127.0.0.1:1880/tts); repeat it for
                         several webhooks (each gets every message); without it,
                         only the API is served (create a webhook through it)
-  --token TOKEN         sent as "Authorization: Bearer TOKEN" with every webhook
+  --token TOKEN         sent as "Authorization: Bearer TOKEN" with every webhook (or set
+                        TTS_SIM_TOKEN: a command line is visible to every local user)
   --header "N: V"       extra webhook header (repeatable)
   --webhook-id ID       webhook ID (default node-red)
   --app ID              application ID (default sim-app)
@@ -27,7 +28,8 @@ Usage: tts-sim [options]
                         (up to 2 minutes), e.g. while Node-RED is still starting
   --port N              API port (default 1881; 0 = any free port)
   --host HOST           loopback address to listen on (default 127.0.0.1)
-  --api-key KEY         admin API key for the application (default: generated and printed)
+  --api-key KEY         admin API key for the application (or set TTS_SIM_API_KEY;
+                        default: generated and printed)
   --downlink-key KEY    the webhook's downlink API key (default: generated)
   --storage-integration activate TTS's Storage Integration for the application: every uplink
                         is kept (delivered or not) and served by
@@ -43,6 +45,10 @@ Usage: tts-sim [options]
 function fail(message: string): never {
   process.stderr.write(`tts-sim: ${message}\n(see tts-sim --help)\n`);
   process.exit(2);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 function int(value: string | undefined, name: string, fallback: number, min = 0): number {
@@ -86,6 +92,9 @@ async function main(): Promise<void> {
       fail('--webhook-url must be an http(s) URL');
     }
   }
+  // Secrets may come from the environment: a command line is visible to every local user (ps).
+  const token = values.token ?? nonEmpty(process.env.TTS_SIM_TOKEN);
+  const apiKey = values['api-key'] ?? nonEmpty(process.env.TTS_SIM_API_KEY);
   const webhookId = values['webhook-id'] ?? 'node-red';
   const webhookIdFor = (i: number): string => (i === 0 ? webhookId : `${webhookId}-${i + 1}`);
   const devices = int(values.devices, '--devices', 3, 1);
@@ -98,11 +107,11 @@ async function main(): Promise<void> {
       port: int(values.port, '--port', 1881),
       applicationId: values.app,
       devices: values['device-prefix'] === undefined ? devices : defaultDeviceSpecs(devices, values['device-prefix']),
-      apiKey: values['api-key'],
+      apiKey,
       downlinkApiKey: values['downlink-key'],
       downlinkOutcome: outcome,
       timing: { sentDelayMs: int(values['sent-delay'], '--sent-delay', 1000), answerDelayMs: int(values['answer-delay'], '--answer-delay', 1000) },
-      webhook: webhookUrls.length > 0 ? { url: webhookUrls[0], token: values.token, headers, webhookId: webhookIdFor(0) } : undefined,
+      webhook: webhookUrls.length > 0 ? { url: webhookUrls[0], token, headers, webhookId: webhookIdFor(0) } : undefined,
       storageIntegration: values['storage-integration'] ? { limit: int(values['storage-limit'], '--storage-limit', 10_000, 1) } : undefined,
     });
   } catch (err) {
@@ -128,7 +137,7 @@ async function main(): Promise<void> {
   });
 
   const url = await sim.start();
-  webhookUrls.slice(1).forEach((extra, i) => sim.configureWebhook({ url: extra, token: values.token, headers, webhookId: webhookIdFor(i + 1) }));
+  webhookUrls.slice(1).forEach((extra, i) => sim.configureWebhook({ url: extra, token, headers, webhookId: webhookIdFor(i + 1) }));
   if (!quiet) {
     const out = [
       `TTS simulator listening on ${url}`,
@@ -136,9 +145,9 @@ async function main(): Promise<void> {
       `  devices:       ${sim.deviceIds().join(', ')}`,
       `  profile server URL: ${url}`,
       `  storage integration: ${values['storage-integration'] ? 'activated' : 'not activated (--storage-integration)'}`,
-      values['api-key'] ? '  admin API key: (as given)' : `  admin API key: ${sim.apiKey}`,
+      apiKey ? '  admin API key: (as given)' : `  admin API key: ${sim.apiKey}`,
       ...(webhookUrls.length > 0
-        ? webhookUrls.map((hook, i) => `  posting webhooks to ${hook} (webhook ID ${webhookIdFor(i)}${values.token ? ', with bearer token' : ''})`)
+        ? webhookUrls.map((hook, i) => `  posting webhooks to ${hook} (webhook ID ${webhookIdFor(i)}${token ? ', with bearer token' : ''})`)
         : ['  no --webhook-url: create a webhook through the API to receive messages']),
     ];
     process.stdout.write(`${out.join('\n')}\n`);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort, REPO_ROOT } from '../helpers/node-red-process';
@@ -25,6 +25,23 @@ async function freePortRun(count: number): Promise<number> {
     );
     if (!taken.some(Boolean)) return first;
   }
+}
+
+const DEMO_TOKEN = 'demo-token-for-the-npm-start-test';
+const DEMO_API_KEY = 'NNSXS.NPMSTARTTEST.SECRETPART';
+
+/** The command lines of the processes running now, by pid. */
+function commandLines(): Map<number, string> {
+  const lines = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      lines.set(Number(name), readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' '));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return lines;
 }
 
 describe('npm start (scripts/start.js)', function () {
@@ -54,7 +71,7 @@ describe('npm start (scripts/start.js)', function () {
     port = await freePort();
     const simPort = await freePortRun(3);
     child = spawn(process.execPath, [join(REPO_ROOT, 'scripts', 'start.js')], {
-      env: { ...process.env, PORT: String(port), TTS_SIM_PORT: String(simPort), TTS_DEMO_DIR: dir, TTS_SIM_INTERVAL: '0', TTS_SIM_DEVICES: '2' },
+      env: { ...process.env, PORT: String(port), TTS_SIM_PORT: String(simPort), TTS_DEMO_DIR: dir, TTS_SIM_INTERVAL: '0', TTS_SIM_DEVICES: '2', TTS_DEMO_WEBHOOK_TOKEN: DEMO_TOKEN, TTS_DEMO_API_KEY: DEMO_API_KEY },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const collect = (chunk: Buffer): void => {
@@ -131,5 +148,14 @@ describe('npm start (scripts/start.js)', function () {
     assert.ok(buckets.includes('sim-device-01') && buckets.includes('dashboard-device-01'), `buckets with readings: ${buckets.join(', ')}\n${output}`);
     assert.ok(buckets.every((id) => /^(sim|dashboard)-device-0\d$/.test(id)), `only the storing applications' devices: ${buckets.join(', ')}`);
     assert.doesNotMatch(output, /\[(error)\]/, output);
+  });
+
+  it('keeps the webhook token and the API key off every command line (ps shows them to any local user)', () => {
+    const lines = commandLines();
+    const sims = [...lines.values()].filter((line) => line.includes(join('sim', 'cli.js')) && line.includes(dir) === false && line.includes(String(port)));
+    assert.equal(sims.length, 3, `one simulator per webhook path is running: ${sims.join('\n')}`);
+    for (const [pid, line] of lines) {
+      assert.ok(!line.includes(DEMO_TOKEN) && !line.includes(DEMO_API_KEY), `process ${pid} has a secret on its command line: ${line}`);
+    }
   });
 });

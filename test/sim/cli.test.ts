@@ -5,8 +5,8 @@ import { WebhookReceiver } from '../helpers/webhook-receiver';
 
 const CLI = path.resolve(__dirname, '../../src/sim/cli.js');
 
-function run(args: string[]): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,6 +61,26 @@ describe('tts-sim CLI', function () {
       child.kill('SIGINT');
       assert.equal(await exited, 0);
       assert.match(output(), /SIGINT: stopping the simulator/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await receiver.stop();
+    }
+  });
+
+  it('takes the token and API key from TTS_SIM_TOKEN and TTS_SIM_API_KEY, off the command line', async function () {
+    const receiver = new WebhookReceiver();
+    const url = await receiver.start();
+    const { child, exited } = run(['--webhook-url', `${url}/tts`, '--devices', '1', '--interval', '0', '--port', '0', '--join'], { TTS_SIM_TOKEN: 'env-token', TTS_SIM_API_KEY: 'NNSXS.ENVKEY.SECRET' });
+    try {
+      const listening = await waitForOutput(child, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      const join = await receiver.next((r) => r.body.join_accept !== undefined);
+      assert.equal(join.headers.authorization, 'Bearer env-token');
+      const apiUrl = listening.replace('listening on ', '');
+      const hooks = (key: string): Promise<Response> => fetch(`${apiUrl}/api/v3/as/webhooks/sim-app`, { headers: { Authorization: `Bearer ${key}` } });
+      assert.equal((await hooks('NNSXS.ENVKEY.SECRET')).status, 200);
+      assert.equal((await hooks('NNSXS.OTHER.KEY')).status, 401);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await receiver.stop();

@@ -8,6 +8,9 @@
 // a store whose batches are half as large (two instances sharing the load) pays the fixed part
 // twice as often. Then the same with two backends (two pools, as two instances) flushing at once
 // on the same devices, each device's writes alternating between them.
+// The server's planning and execution time per flush come from pg_stat_statements (wall time in
+// the backend; planning is CPU). The tables are analysed after the devices are created, as
+// autovacuum would have done on a store in use: plans depend on it.
 // PostgreSQL: a throwaway server, fsync on (as the pipeline bench).
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
@@ -73,6 +76,9 @@ interface Sample {
   wallUs: number;
   nodeUs: number;
   serverUs: number;
+  /** The backends' planning and execution time per flush (pg_stat_statements). */
+  planUs: number;
+  execUs: number;
 }
 
 function fit(samples: Sample[], pick: (s: Sample) => number): { fixed: number; perRow: number } {
@@ -96,8 +102,17 @@ const nodeCpu = (): number => {
 };
 
 /** `lanes` backends flushing at once, each its own sequence of `size`-write flushes over one shared stream. */
-async function measure(backends: PostgresBackend[], stream: Stream, size: number, clock: { t: number }, serverCpu: () => number): Promise<Sample> {
+/** Planning and execution ms so far of every statement but the statistics' own. */
+async function statementTimes(stats: Client): Promise<{ plan: number; exec: number }> {
+  const { rows } = await stats.query<{ plan: number; exec: number }>(
+    "SELECT coalesce(sum(total_plan_time), 0) AS plan, coalesce(sum(total_exec_time), 0) AS exec FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%'",
+  );
+  return { plan: Number(rows[0].plan), exec: Number(rows[0].exec) };
+}
+
+async function measure(backends: PostgresBackend[], stream: Stream, size: number, clock: { t: number }, serverCpu: () => number, stats: Client): Promise<Sample> {
   const flushes = Math.max(20, Math.round(ROWS_PER_SIZE / size / backends.length));
+  const times0 = await statementTimes(stats);
   const node0 = nodeCpu();
   const server0 = serverCpu();
   const t0 = performance.now();
@@ -107,20 +122,22 @@ async function measure(backends: PostgresBackend[], stream: Stream, size: number
     }),
   );
   const total = flushes * backends.length;
-  return { size, flushes: total, wallUs: ((performance.now() - t0) * 1000) / total, nodeUs: (nodeCpu() - node0) / total, serverUs: (serverCpu() - server0) / total };
+  const sample = { size, flushes: total, wallUs: ((performance.now() - t0) * 1000) / total, nodeUs: (nodeCpu() - node0) / total, serverUs: (serverCpu() - server0) / total };
+  const times = await statementTimes(stats);
+  return { ...sample, planUs: ((times.plan - times0.plan) * 1000) / total, execUs: ((times.exec - times0.exec) * 1000) / total };
 }
 
 function report(title: string, samples: Sample[]): void {
   console.log(`\n${title}\n`);
-  console.log('| rows per flush | flushes | wall µs per flush | Node CPU µs per flush | server CPU µs per flush | CPU µs per row (both) |\n|---:|---:|---:|---:|---:|---:|');
-  for (const s of samples) console.log(`| ${s.size} | ${fmt(s.flushes)} | ${fmt(s.wallUs)} | ${fmt(s.nodeUs)} | ${fmt(s.serverUs)} | ${fmt((s.nodeUs + s.serverUs) / s.size)} |`);
+  console.log('| rows per flush | flushes | wall µs per flush | Node CPU µs per flush | server CPU µs per flush | of which planning / executing µs | CPU µs per row (both) |\n|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of samples) console.log(`| ${s.size} | ${fmt(s.flushes)} | ${fmt(s.wallUs)} | ${fmt(s.nodeUs)} | ${fmt(s.serverUs)} | ${fmt(s.planUs)} / ${fmt(s.execUs)} | ${fmt((s.nodeUs + s.serverUs) / s.size)} |`);
   const node = fit(samples, (s) => s.nodeUs);
   const server = fit(samples, (s) => s.serverUs);
   console.log(`\nfit: Node ${fmt(node.fixed)} µs per flush + ${fmt(node.perRow, 1)} µs per row; server ${fmt(server.fixed)} µs per flush + ${fmt(server.perRow, 1)} µs per row`);
 }
 
 export async function run(): Promise<void> {
-  const db = await createThrowawayDatabase();
+  const db = await createThrowawayDatabase(['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track_planning=on']);
   const backends = [new PostgresBackend(db.url), new PostgresBackend(db.url)];
   try {
     await backends[0].open();
@@ -137,11 +154,13 @@ export async function run(): Promise<void> {
     const stats = new Client({ connectionString: db.url });
     await stats.connect();
     try {
-      await measure([backends[0]], stream, 16, clock, cpu); // warm-up: statements prepared, caches filled
-      await measure(backends, stream, 16, clock, cpu);
+      await stats.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      await stats.query('ANALYZE');
+      await measure([backends[0]], stream, 16, clock, cpu, stats); // warm-up: statements prepared, caches filled
+      await measure(backends, stream, 16, clock, cpu, stats);
       for (const lanes of [1, 2]) {
         const samples: Sample[] = [];
-        for (const size of SIZES) samples.push(await measure(backends.slice(0, lanes), stream, size, clock, cpu));
+        for (const size of SIZES) samples.push(await measure(backends.slice(0, lanes), stream, size, clock, cpu, stats));
         report(lanes === 1 ? 'one backend, flushes one after the other' : 'two backends at once (two instances), the same devices alternating between them', samples);
       }
       const { rows } = await stats.query<{ n: string; d: string }>('SELECT (SELECT count(*) FROM tts_readings) AS n, (SELECT sum(uplink_count) FROM tts_devices) AS d');

@@ -17,9 +17,9 @@ export async function postmasterPid(url: string): Promise<number> {
   }
 }
 
-/** A durable throwaway server's maintenance database, with its postmaster's pid. */
-export async function createThrowawayDatabase(): Promise<{ url: string; postmaster: number; server: ThrowawayServer; stop: () => Promise<void> }> {
-  const server = await startThrowawayServer({ durable: true });
+/** A durable throwaway server's maintenance database, with its postmaster's pid; `settings` as for startThrowawayServer. */
+export async function createThrowawayDatabase(settings: string[] = []): Promise<{ url: string; postmaster: number; server: ThrowawayServer; stop: () => Promise<void> }> {
+  const server = await startThrowawayServer({ durable: true, settings });
   try {
     return { url: server.adminUrl, postmaster: await postmasterPid(server.adminUrl), server, stop: () => server.stop() };
   } catch (err) {

@@ -652,12 +652,16 @@ async function postgresPart(ctx: Context): Promise<PostgresResult> {
   if (statements) ctx.cleanups.push(() => statements.end());
   const flow = pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'postgres', connection: pg.adminUrl } });
   const handFile = join(ctx.work, 'hand-pg.db');
+  // BENCH_PG_PROFILE=dir: both Node-REDs write a --cpu-prof profile there when stopped (dir/1:
+  // every PostgreSQL run and the hand-built flow; dir/2: the two-instance runs only).
+  const profile = (n: number): string[] => (process.env.BENCH_PG_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.BENCH_PG_PROFILE, String(n))}`] : []);
   const d = await startNodeRed(ctx.tarball, flow, {
     source: handBuiltSettings(betterSqlite3Path()),
     more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: handFile }),
+    nodeArgs: profile(1),
   });
   ctx.cleanups.push(() => d.stop());
-  const e = await startNodeRed(ctx.tarball, flow);
+  const e = await startNodeRed(ctx.tarball, flow, { nodeArgs: profile(2) });
   ctx.cleanups.push(() => e.stop());
   const rowCount = postgresRows(pg.adminUrl);
   ctx.cleanups.push(() => rowCount.end());
@@ -792,12 +796,19 @@ async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType
   const threads = [...threadsAfter].map(([kind, us]) => [kind, (us - (threadsBefore.get(kind) ?? 0)) / uplinks] as [string, number]).filter(([, us]) => us > 0).sort((a, b) => b[1] - a[1]);
   console.log(`  ${await verify(t)}`);
   await g.kill('SIGINT');
-  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
-  if (!file) throw new Error('Node-RED wrote no CPU profile');
+  // One profile per thread, CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: the event loop is thread 0.
+  const profiles = readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'));
+  const file = profiles.find((n) => n.split('.')[4] === '0');
+  if (!file) throw new Error(`Node-RED wrote no CPU profile of its main thread (${profiles.join(', ') || 'none'})`);
   const parts = breakdown(join(dir, file), from, to, uplinks);
-  // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look;
-  // BENCH_PROFILE_INBOX=off profiles the pipeline with durable acceptance off, for a comparison.
-  if (process.env.BENCH_PROFILE_OUT) copyFileSync(join(dir, file), process.env.BENCH_PROFILE_OUT);
+  // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look (the
+  // worker threads' beside it as file.<thread id>.cpuprofile); BENCH_PROFILE_INBOX=off profiles the
+  // pipeline with durable acceptance off, for a comparison.
+  const out = process.env.BENCH_PROFILE_OUT;
+  if (out) {
+    copyFileSync(join(dir, file), out);
+    for (const other of profiles.filter((n) => n !== file)) copyFileSync(join(dir, other), out.replace(/(\.cpuprofile)?$/, `.${other.split('.')[4]}.cpuprofile`));
+  }
   await cleanUp(ctx);
   return { t, parts, uplinks, threads };
 }
@@ -843,6 +854,9 @@ export async function run(): Promise<void> {
       console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
       console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
       console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+      // The load shares the two cores: what it and the idle share were tells how far a figure is the machine's.
+      const machine = [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare].map((t) => `${t.name} ${fmt(median(t.genCpu))} µs, idle ${fmt(median(t.idle))} %`);
+      console.log(`- load generator CPU per uplink and machine idle while posting (closed loop): ${machine.join('; ')}`);
     }
     if (big) {
       const rss = median(big.t.rss);

@@ -468,7 +468,9 @@ export class DurableLog {
     const current = this.segments[this.segments.length - 1];
     if (current?.fd !== undefined && (current.size === 0 || current.size + bytes <= this.segmentBytes)) return current;
     if (current) await closeSegment(current);
-    const first = this.nextSeq;
+    // Named after the next sequence number, and always after the current one: a group of finish
+    // records alone can need a new segment before any message took the next number.
+    const first = Math.max(this.nextSeq, (current?.first ?? 0) + 1);
     const file = join(this.directory, segmentName(first));
     const segment: Segment = { first, file, fd: await openSynced(file), size: 0, prepared: 0, live: 0 };
     await this.prepare(segment, bytes);

@@ -28,7 +28,8 @@ export function createStore(config: StoreConfig, options?: StoreOptions): TtsSto
     if (!config.connection || !/^postgres(ql)?:\/\//i.test(config.connection.trim())) {
       throw new Error('PostgreSQL connection must be a postgres:// URL');
     }
-    return new TtsStore(new PostgresBackend(config.connection.trim(), config.poolSize), options);
+    // A PostgreSQL transaction is a round trip and a commit, about as costly as its first ten rows.
+    return new TtsStore(new PostgresBackend(config.connection.trim(), config.poolSize), { gatherEach: true, ...options });
   }
   return new TtsStore(new SqliteThreadBackend(sqliteFile(config.userDir, config.path)), options);
 }

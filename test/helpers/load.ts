@@ -2,7 +2,7 @@
 // the simulator, each with its own device, f_cnt and received_at) to one or more webhook URLs,
 // closed loop (a fixed number in flight) or open loop (a fixed rate), always bounded by a count
 // and a time limit, and records which requests were acknowledged (2xx) and which were not.
-import http from 'node:http';
+import { RawHttpPool } from './raw-http';
 import { performance } from 'node:perf_hooks';
 import { createDevice, type SimDevice } from '../../src/sim/devices';
 import { buildUplink } from '../../src/sim/messages';
@@ -111,36 +111,6 @@ export interface LoadResult {
   fellBehind: boolean;
 }
 
-function post(agent: http.Agent, url: URL, token: string, body: string, timeoutMs: number): Promise<number | string> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (value: number | string): void => {
-      if (settled) return;
-      settled = true;
-      resolve(value);
-    };
-    const req = http.request(
-      {
-        agent,
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
-        timeout: timeoutMs,
-      },
-      (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => finish(res.statusCode ?? 0));
-        res.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('request timed out'), { code: 'TIMEOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-    req.end(body);
-  });
-}
-
 export const percentile = (sorted: number[], p: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
 
 /** Posts `uplinks` (each at most once) and reports what was acknowledged. */
@@ -148,7 +118,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const urls = options.urls.map((u) => new URL(u));
   const concurrency = options.concurrency ?? 20;
   const maxInFlight = options.maxInFlight ?? 500;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.rate ? maxInFlight : concurrency });
+  const maxSockets = options.rate ? maxInFlight : concurrency;
+  const pools = urls.map((u) => new RawHttpPool(u, { Authorization: `Bearer ${options.token}` }, maxSockets));
   const timeoutMs = options.requestTimeoutMs ?? 5_000;
   const result: LoadResult = { acked: [], refused: [], unsent: 0, latencies: [], elapsedMs: 0, ackRate: 0, started: 0, fellBehind: false };
   const t0 = performance.now();
@@ -160,7 +131,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     result.started += 1;
     inFlight += 1;
     const started = performance.now();
-    const reason = await post(agent, urls[i % urls.length], options.token, uplink.body, timeoutMs);
+    const reason = await pools[i % pools.length].post(uplink.body, timeoutMs);
     inFlight -= 1;
     if (typeof reason === 'number' && reason >= 200 && reason < 300) {
       result.acked.push(uplink);
@@ -204,7 +175,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       await Promise.all(Array.from({ length: concurrency }, worker));
     }
   } finally {
-    agent.destroy();
+    for (const pool of pools) pool.destroy();
   }
   result.unsent += options.uplinks.length - nextIndex;
   result.elapsedMs = performance.now() - t0;

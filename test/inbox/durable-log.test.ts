@@ -87,6 +87,25 @@ describe('durable inbox log', () => {
     await log.close();
   });
 
+  it('keeps every unfinished message across segment rotations, also when finish records alone fill a segment', async () => {
+    // Small segments: groups of finish records alone open new files too.
+    const { log } = await DurableLog.open(dir, { segmentBytes: 300, gatherMs: 0, finishDelayMs: 1 });
+    const kept: Array<[number, string]> = [];
+    for (let round = 0; round < 6; round++) {
+      const bodies = Array.from({ length: 8 }, (_, i) => `{"r":${round},"i":${i},"pad":"${'y'.repeat(30)}"}`);
+      const seqs = await Promise.all(bodies.map((body) => log.append(body, { node: 'n' })));
+      // Every other one finishes: the others hold their segments.
+      log.finish(seqs.filter((_, i) => i % 2 === 0));
+      seqs.forEach((seq, i) => i % 2 === 1 && kept.push([seq, bodies[i]]));
+      for (const [seq, body] of kept) assert.equal(await log.body(seq), body);
+    }
+    await log.drain();
+    await log.close();
+    const { log: again, unfinished } = await DurableLog.open(dir);
+    assert.deepEqual(unfinished.map((e) => [e.seq, e.body]), kept);
+    await again.close();
+  });
+
   it('lets an append that finds the disk idle wait for others, and writes at once when the group is large', async () => {
     // A gather far longer than the test: only the group's size can start the write.
     const { log } = await DurableLog.open(dir, { gatherMs: 60_000 });

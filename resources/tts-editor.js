@@ -75,7 +75,7 @@
   // a codec script cannot, and TypeScript reads `require('x')` in JavaScript as a module import
   // (never as an unknown name), so while a codec editor is open the code counts again.
   var CANNOT_FIND_MODULE = 2307;
-  var sandboxLib = { users: 0, handle: null, diagnostics: null };
+  var sandboxLib = { users: 0, handle: null, diagnostics: null, ignored: [] };
 
   /** Gives Monaco's JavaScript service the sandbox's globals; returns the release function. */
   function useSandboxTypes() {
@@ -87,8 +87,17 @@
     if (sandboxLib.users++ === 0) {
       sandboxLib.handle = js.addExtraLib(SANDBOX_GLOBALS, SANDBOX_LIB_URI);
       sandboxLib.diagnostics = js.getDiagnosticsOptions();
-      var ignored = (sandboxLib.diagnostics.diagnosticCodesToIgnore || []).filter(function (code) { return code !== CANNOT_FIND_MODULE; });
-      js.setDiagnosticsOptions(Object.assign({}, sandboxLib.diagnostics, { diagnosticCodesToIgnore: ignored }));
+      sandboxLib.ignored = (sandboxLib.diagnostics.diagnosticCodesToIgnore || []).filter(function (code) { return code !== CANNOT_FIND_MODULE; });
+      // Monaco's own JavaScript validation sets markers with whatever the worker answers, also
+      // when the text changed while it was asking, so an error of the previous text can stay on
+      // the new one (and Done counts it into noerr). The codec editors check themselves
+      // (watchDiagnostics) and drop such answers; Monaco's is off while one of them is open.
+      js.setDiagnosticsOptions(Object.assign({}, sandboxLib.diagnostics, {
+        diagnosticCodesToIgnore: sandboxLib.ignored,
+        noSyntaxValidation: true,
+        noSemanticValidation: true,
+        noSuggestionDiagnostics: true
+      }));
     }
     var released = false;
     return function () {
@@ -103,11 +112,108 @@
     };
   }
 
+  /** The markers of the codec editors' own check (Node-RED's getAnnotations knows Monaco's only). */
+  var MARKER_OWNER = 'tts-codec';
+  // TypeScript's DiagnosticCategory (Warning, Error, Suggestion, Message) as Monaco severities.
+  var SEVERITY = [4, 8, 1, 2];
+
+  function flattenMessage(text) {
+    if (typeof text === 'string') return text;
+    var lines = [];
+    (function walk(chain, depth) {
+      lines.push(new Array(depth + 1).join('  ') + chain.messageText);
+      (chain.next || []).forEach(function (next) { walk(next, depth + 1); });
+    })(text, 0);
+    return lines.join('\n');
+  }
+
+  function markerOf(model, d) {
+    var start = model.getPositionAt(d.start || 0);
+    var end = model.getPositionAt((d.start || 0) + (d.length || 1));
+    return {
+      severity: SEVERITY[d.category] || 8,
+      startLineNumber: start.lineNumber,
+      startColumn: start.column,
+      endLineNumber: end.lineNumber,
+      endColumn: end.column,
+      message: flattenMessage(d.messageText),
+      code: String(d.code)
+    };
+  }
+
+  /**
+   * Checks a codec editor's text in Monaco's TypeScript worker after each change and shows the
+   * result as markers, but only while the model still holds the version that was checked: an
+   * answer for older text (the user typed on while the worker worked) is dropped, the check of
+   * the newer text is on its way. `errors()` is the error count of the text as it is now, or
+   * undefined while that check runs.
+   */
+  function watchDiagnostics(editor) {
+    var ts = window.monaco && window.monaco.languages && window.monaco.languages.typescript;
+    if (!ts || typeof editor.onDidChangeModelContent !== 'function') return null;
+    // Node-RED may give the editor a new model after creating it: ask the editor each time.
+    function model() {
+      var m = editor.getModel();
+      return m && !m.isDisposed() ? m : null;
+    }
+    var checked = { model: null, version: -1, errors: 0 };
+    var timer = null;
+    var closed = false;
+
+    function check(attempt) {
+      timer = null;
+      var m = model();
+      if (closed || !m) return;
+      var version = m.getVersionId();
+      var uri = m.uri.toString();
+      function current() { return !m.isDisposed() && model() === m && m.getVersionId() === version; }
+      ts.getJavaScriptWorker()
+        .then(function (getWorker) { return getWorker(m.uri); })
+        .then(function (worker) { return Promise.all([worker.getSyntacticDiagnostics(uri), worker.getSemanticDiagnostics(uri)]); })
+        .then(function (results) {
+          if (!current()) return; // an answer for older text: the check of the newer one is on its way
+          var diagnostics = results[0].concat(results[1]).filter(function (d) { return sandboxLib.ignored.indexOf(d.code) === -1; });
+          var markers = diagnostics.map(function (d) { return markerOf(m, d); });
+          window.monaco.editor.setModelMarkers(m, MARKER_OWNER, markers);
+          checked = { model: m, version: version, errors: markers.filter(function (x) { return x.severity === 8; }).length };
+        }, function (err) {
+          if (!current()) return;
+          // A model just created reaches the worker a moment later ("Could not find source file"),
+          // seconds later on a busy machine.
+          if (attempt < 200) timer = setTimeout(function () { check(attempt + 1); }, 100);
+          else if (window.console) console.warn('tts: script check failed', err);
+        });
+    }
+
+    function schedule(delay) {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(function () { check(0); }, delay);
+    }
+    // One check per pause in typing, as Monaco's own validation does.
+    var listeners = [editor.onDidChangeModelContent(function () { schedule(300); }), editor.onDidChangeModel(function () { schedule(0); })];
+    check(0);
+
+    var watcher = {
+      /** The error count of the text as it is now; undefined while its check runs. */
+      errors: function () {
+        var m = model();
+        return m && checked.model === m && checked.version === m.getVersionId() ? checked.errors : undefined;
+      },
+      close: function () {
+        closed = true;
+        listeners.forEach(function (l) { l.dispose(); });
+        if (timer) clearTimeout(timer);
+      }
+    };
+    return watcher;
+  }
+
   function createScriptEditor(holder, id, value) {
     // Plain JavaScript: 'nrjavascript' would declare function-node globals (msg, node, flow…)
     // that the codec sandbox does not have.
     var editor = RED.editor.createEditor({ id: id, mode: 'ace/mode/javascript', value: value });
     holder.releaseTypes = useSandboxTypes();
+    holder.diagnostics = watchDiagnostics(editor);
     return editor;
   }
 
@@ -115,6 +221,8 @@
     var editor = holder.editor;
     if (!editor) return;
     delete holder.editor;
+    if (holder.diagnostics) holder.diagnostics.close();
+    delete holder.diagnostics;
     // Monaco: detach the model before Node-RED's destroy disposes it, so a render the editor
     // already scheduled (a resize just before Done) never meets a disposed model.
     var model = typeof editor.getModel === 'function' ? editor.getModel() : null;
@@ -182,10 +290,15 @@
       return node.editor;
     },
     save: function (node) {
-      var errors = 0;
-      var annotations = node.editor.getSession().getAnnotations();
-      for (var i = 0; i < annotations.length; i++) {
-        if (annotations[i].type === 'error') errors += 1;
+      var diagnostics = node.diagnostics;
+      var errors = diagnostics ? diagnostics.errors() : undefined;
+      if (errors === undefined && diagnostics) {
+        // Done right after typing, before the check of this text is in (Node-RED disposes the
+        // model as the dialog closes, so it cannot be waited for): the markers on screen count.
+        errors = window.monaco.editor.getModelMarkers({ owner: MARKER_OWNER, resource: node.editor.getModel().uri }).filter(function (m) { return m.severity === 8; }).length;
+      } else if (errors === undefined) {
+        // No own check (Node-RED set to the ACE editor): the editor's annotations.
+        errors = node.editor.getSession().getAnnotations().filter(function (a) { return a.type === 'error'; }).length;
       }
       $('#node-input-noerr').val(errors);
       node.noerr = errors;

@@ -95,7 +95,13 @@ export = (RED: NodeAPI): void => {
       if (outcome.errors.length > 0 || !outcome.data) {
         const error = outcome.error ?? { kind: 'script', message: outcome.errors.join('; ') };
         const reason = outcome.errors.join('; ');
-        throw fail(RED._('tts-uplink-decode.errors.decode', { error: reason }), reason, {
+        // Which device sent it: the log and the debug sidebar show this text only, without the message.
+        const tts = message.tts as { application_id?: unknown; device_id?: unknown } | undefined;
+        const device = typeof tts?.device_id === 'string' ? `${String(tts.application_id ?? '')}/${tts.device_id}` : undefined;
+        const text = device
+          ? RED._('tts-uplink-decode.errors.decode-device', { error: reason, device, fPort: input.fPort ?? '-' })
+          : RED._('tts-uplink-decode.errors.decode', { error: reason });
+        throw fail(text, reason, {
           kind: error.kind,
           ...(error.line === undefined ? {} : { line: error.line }),
           ...(error.column === undefined ? {} : { column: error.column }),

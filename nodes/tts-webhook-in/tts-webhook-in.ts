@@ -24,6 +24,11 @@ const WARNING_INTERVAL_MS = 60_000;
 /** What a 503 asks TTS (or a proxy) to wait before trying again. */
 const RETRY_AFTER_SECONDS = '5';
 
+/** The warning's key with the count of the ones held back since the last, when there were any ("0 more" reads as noise). */
+function more(key: string, suppressed: number): string {
+  return suppressed > 0 ? `${key}-more` : key;
+}
+
 function bodyLimit(value: string | number | undefined): number {
   const kib = Number(value);
   return Number.isFinite(kib) && kib > 0 ? Math.floor(kib * 1024) : DEFAULT_BODY_LIMIT;
@@ -80,7 +85,7 @@ export = (RED: NodeAPI): void => {
     };
 
     const warn = (key: string, text: string): void => {
-      warnings.report(key, (suppressed) => this.warn(RED._('tts-webhook-in.warn.rejected', { status: key, message: text, suppressed })));
+      warnings.report(key, (suppressed) => this.warn(RED._(more('tts-webhook-in.warn.rejected', suppressed), { status: key, message: text, suppressed })));
     };
 
     const rejected = (res: ServerResponse, outcome: Rejected): void => {
@@ -88,7 +93,7 @@ export = (RED: NodeAPI): void => {
       status.error(`${outcome.status} ${outcome.code}`);
       logWebhookRefused(outcome, config.profile || undefined, path);
       warnings.report(outcome.code, (suppressed) =>
-        this.warn(RED._('tts-webhook-in.warn.rejected', { status: outcome.status, message: outcome.message, suppressed })),
+        this.warn(RED._(more('tts-webhook-in.warn.rejected', suppressed), { status: outcome.status, message: outcome.message, suppressed })),
       );
     };
 
@@ -206,7 +211,7 @@ export = (RED: NodeAPI): void => {
             (err) => this.warn(RED._('tts-webhook-in.warn.replay-failed', { error: err.message })),
             (reason) => {
               status.ok(statusText);
-              warnings.report('held', (suppressed) => this.warn(RED._('tts-webhook-in.warn.held', { reason, suppressed })));
+              warnings.report('held', (suppressed) => this.warn(RED._(more('tts-webhook-in.warn.held', suppressed), { reason, suppressed })));
             },
           );
           if (box.queuedFor(this.id) > 0) status.working(statusText);

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import type { ProfileSettings } from '../profile/profile-settings';
 import type { DeviceWriteResult } from '../store/backend';
 import { newDeviceState } from '../store/backend-shared';
@@ -98,6 +99,8 @@ export class DeviceRegistry extends EventEmitter {
   private readonly cache: DeviceCache;
   /** Loads in progress, so that a burst of one unknown device asks the store once. */
   private readonly loading = new Map<string, Promise<Loaded | undefined>>();
+  /** The last `downlink` property write (they run one after the other). */
+  private downlinkWrites: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly store: TtsStore,
@@ -144,13 +147,28 @@ export class DeviceRegistry extends EventEmitter {
     return (await this.getDevice(id))?.downlink;
   }
 
-  /** Replaces the device's `downlink` property; false when there is no such device. */
-  async setDownlink(id: string, value: unknown, origin: DownlinkOrigin = 'flow'): Promise<boolean> {
-    const changed = await this.store.setDownlink(id, value);
+  /**
+   * Replaces the device's `downlink` property; false when there is no such device. Emits
+   * `downlink` only when the stored value really changes: nodes with "On change" send on that
+   * event, and saving the value a device already has (an unchanged sidebar or dashboard form)
+   * must not send it again.
+   */
+  setDownlink(id: string, value: unknown, origin: DownlinkOrigin = 'flow'): Promise<boolean> {
+    // One at a time, so that two saves of the same new value cannot both see the old one and
+    // both report a change.
+    const run = this.downlinkWrites.then(() => this.writeDownlink(id, value, origin));
+    this.downlinkWrites = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeDownlink(id: string, value: unknown, origin: DownlinkOrigin): Promise<boolean> {
+    const before = await this.store.getDevice(id);
+    if (!before) return false;
+    const found = await this.store.setDownlink(id, value);
     const record = this.cache.record(id);
-    if (changed && record) record.downlink = value;
-    if (changed) this.emit('downlink', { id, value, origin } satisfies DownlinkChange);
-    return changed;
+    if (found && record) record.downlink = value;
+    if (found && !sameJson(before.downlink, value)) this.emit('downlink', { id, value, origin } satisfies DownlinkChange);
+    return found;
   }
 
   // ---- provisioning ---------------------------------------------------------------------
@@ -335,6 +353,19 @@ export class DeviceRegistry extends EventEmitter {
     this.removeAllListeners('device');
     this.removeAllListeners('downlink');
   }
+}
+
+/**
+ * Whether two `downlink` values are the same once stored: the store keeps their JSON, and reads
+ * an empty property (null, undefined) back as undefined. Key order does not count, as it does
+ * not for the encoder.
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  const view = (v: unknown): unknown => {
+    const text = v === undefined ? undefined : JSON.stringify(v);
+    return text === undefined ? null : JSON.parse(text);
+  };
+  return isDeepStrictEqual(view(a), view(b));
 }
 
 function newDevice(envelope: TtsEnvelope, profile: ProfileSettings, at: number): NewDevice {

@@ -23,7 +23,7 @@ const GLOBALS_SCRIPT = [
 ].join('\n');
 
 type Red = {
-  nodes: { node(id: string): { type: string; valid?: boolean; noerr?: number; editor?: unknown; _def: { category?: string } } | null };
+  nodes: { node(id: string): { type: string; valid?: boolean; noerr?: number; changed?: boolean; editor?: unknown; _def: { category?: string } } | null };
 };
 
 async function pressDone(page: Page, config: boolean): Promise<void> {
@@ -32,10 +32,10 @@ async function pressDone(page: Page, config: boolean): Promise<void> {
   await waitForTraysAtRest(page);
 }
 
-function nodeState(page: Page, id: string): Promise<{ valid: boolean | undefined; noerr: number }> {
+function nodeState(page: Page, id: string): Promise<{ valid: boolean | undefined; noerr: number; changed: boolean }> {
   return page.evaluate((nodeId) => {
     const node = (window as unknown as { RED: Red }).RED.nodes.node(nodeId)!;
-    return { valid: node.valid, noerr: Number(node.noerr ?? 0) };
+    return { valid: node.valid, noerr: Number(node.noerr ?? 0), changed: node.changed === true };
   }, id);
 }
 
@@ -92,6 +92,10 @@ describe('every example node in a real editor', function () {
       const state = await nodeState(page, node.id);
       assert.notEqual(state.valid, false, `${node.type} ${node.id} (${String(node.name ?? '')}) is invalid after Done`);
       assert.equal(state.noerr, 0, `${node.type} ${node.id}: noerr`);
+      // Looking is not editing: Deploy must not light up. (This package's flow nodes; config nodes
+      // left out: Node-RED counts an empty password credential, such as the SQLite store's
+      // connection, as changed on Done.)
+      if (!config && node.type.startsWith('tts-')) assert.equal(state.changed, false, `${node.type} ${node.id} (${String(node.name ?? '')}) is changed by open → Done`);
       checked.push(node.type);
     }
     for (const type of ['tts-profile', 'tts-store', 'tts-webhook-in', 'tts-uplink-decode', 'tts-provision', 'tts-bucket', 'tts-downlink', 'ui-chart', 'ui-slider', 'ui-table']) {

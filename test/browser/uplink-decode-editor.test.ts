@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openEditDialog, openEditorSession, replaceScript, scriptDiagnostics, waitForErrorMarkers } from '../helpers/browser';
+import { errorMarkers, openEditDialog, openEditorSession, replaceScript, scriptDiagnostics, waitForErrorMarkers } from '../helpers/browser';
 
 const TAB = 'codec-tab';
 const DECODE = 'codec-decode-node';
@@ -99,6 +99,70 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
     assert.match(saved.script, /missing\.value/);
     assert.equal(Number(saved.noerr), 0);
     assert.deepEqual(problems, []);
+  });
+
+  it('shows and saves the check of the text as it is: an answer for older text is dropped', async () => {
+    const GOOD = 'function decodeUplink(input) {\n  return { data: { n: input.bytes.length } };\n}';
+    const BAD = 'function decodeUplink(input) {\n  return { data: { n: notDefinedAnywhere } };\n}';
+    await openEditDialog(page, DECODE);
+    await replaceScript(page, GOOD);
+    assert.deepEqual(await scriptDiagnostics(page, DECODE), []);
+    // The worker's semantic answer for BAD is held back until the text is GOOD again and GOOD's
+    // answer is in; whoever asked for BAD then gets it for a model that has moved on.
+    await page.evaluate(async ([id, bad, good]) => {
+      type Diagnostics = (uri: string) => Promise<unknown[]>;
+      type Worker = { getSemanticDiagnostics: Diagnostics };
+      const w = window as unknown as {
+        monaco: { Uri: { parse(s: string): unknown }; editor: { getModel(uri: unknown): { getValue(): string } | null }; languages: { typescript: { getJavaScriptWorker(): Promise<(uri: unknown) => Promise<Worker>> } } };
+        RED: { nodes: { node(id: string): { editor: { getModel(): { uri: unknown } } } } };
+        ttsGate: { worker: Worker; original: Diagnostics; held: boolean; goodAnswered: boolean; badAnswered: boolean; release?: () => void };
+      };
+      const worker = await (await w.monaco.languages.typescript.getJavaScriptWorker())(w.RED.nodes.node(id).editor.getModel().uri);
+      const gate: (typeof w)['ttsGate'] = { worker, original: worker.getSemanticDiagnostics, held: false, goodAnswered: false, badAnswered: false };
+      w.ttsGate = gate;
+      worker.getSemanticDiagnostics = (uri) => {
+        const text = w.monaco.editor.getModel(w.monaco.Uri.parse(uri))?.getValue();
+        const answer = gate.original.call(worker, uri);
+        if (text === good && gate.held) {
+          return answer.then((d) => {
+            gate.goodAnswered = true;
+            return d;
+          });
+        }
+        if (text !== bad || gate.held) return answer;
+        gate.held = true;
+        return new Promise((resolve) => {
+          gate.release = () => {
+            void answer.then((d) => {
+              gate.badAnswered = true;
+              resolve(d);
+            });
+          };
+        });
+      };
+    }, [DECODE, BAD, GOOD] as const);
+    try {
+      await replaceScript(page, BAD);
+      await page.waitForFunction(() => (window as unknown as { ttsGate: { held: boolean } }).ttsGate.held);
+      await replaceScript(page, GOOD);
+      await page.waitForFunction(() => (window as unknown as { ttsGate: { goodAnswered: boolean } }).ttsGate.goodAnswered);
+      await page.evaluate(() => (window as unknown as { ttsGate: { release(): void } }).ttsGate.release());
+      // waitForFunction looks again after the answer's callbacks have run.
+      await page.waitForFunction(() => (window as unknown as { ttsGate: { badAnswered: boolean } }).ttsGate.badAnswered);
+      assert.deepEqual(await errorMarkers(page, DECODE), [], 'no marker of the older text on the current one');
+    } finally {
+      await page.evaluate(() => {
+        const gate = (window as unknown as { ttsGate: { worker: { getSemanticDiagnostics: unknown }; original: unknown } }).ttsGate;
+        gate.worker.getSemanticDiagnostics = gate.original;
+      });
+    }
+    await page.click('#node-dialog-ok');
+    await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    const saved = await page.evaluate((id) => {
+      const n = (window as unknown as { RED: { nodes: { node(id: string): { script: string; noerr: number; valid: boolean } } } }).RED.nodes.node(id);
+      return { script: n.script, noerr: Number(n.noerr), valid: n.valid };
+    }, DECODE);
+    assert.deepEqual(saved, { script: GOOD, noerr: 0, valid: true });
   });
 
   it('flags a syntax error before deploy: the node is marked invalid', async () => {

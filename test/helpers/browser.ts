@@ -153,28 +153,47 @@ export function scriptDiagnostics(page: Page, nodeId: string): Promise<string[]>
 }
 
 /**
- * Waits until the error markers Monaco shows in the open dialog's script editor (what Done
- * counts into noerr) number `count`, or at least one when `count` is 'some'. Monaco checks the
- * text in a worker, so right after typing the markers still describe the previous text: ask
+ * The error markers the open dialog's script editor shows, whoever set them (the codec editors'
+ * own check, owner `tts-codec`, or Monaco's JavaScript validation), with their text.
+ */
+export function errorMarkers(page: Page, nodeId: string): Promise<string[]> {
+  return page.evaluate((id) => {
+    type Marker = { severity: number; owner: string; startLineNumber: number; message: string };
+    const w = window as unknown as {
+      monaco: { editor: { getModelMarkers(filter: { resource: unknown }): Marker[] } };
+      RED: { nodes: { node(id: string): { editor: { getModel(): { uri: unknown } } } } };
+    };
+    const model = w.RED.nodes.node(id).editor.getModel();
+    return w.monaco.editor
+      .getModelMarkers({ resource: model.uri })
+      .filter((m) => m.severity === 8)
+      .map((m) => `${m.owner} line ${m.startLineNumber}: ${m.message}`);
+  }, nodeId);
+}
+
+/**
+ * Waits until the error markers of the open dialog's script editor (what Done counts into
+ * noerr) number `count`, or at least one when `count` is 'some'. The text is checked in a
+ * worker, so right after typing the markers still describe the previous text: ask
  * scriptDiagnostics first when the count must be the current text's.
  */
 export async function waitForErrorMarkers(page: Page, nodeId: string, count: number | 'some'): Promise<void> {
   try {
     await page.waitForFunction(
       ([id, want]) => {
-        const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getSession(): { getAnnotations(): Array<{ type: string }> } } } } } }).RED;
-        const errors = red.nodes.node(id as string).editor.getSession().getAnnotations().filter((a) => a.type === 'error').length;
+        const w = window as unknown as {
+          monaco: { editor: { getModelMarkers(filter: { resource: unknown }): Array<{ severity: number }> } };
+          RED: { nodes: { node(id: string): { editor: { getModel(): { uri: unknown } } } } };
+        };
+        const errors = w.monaco.editor.getModelMarkers({ resource: w.RED.nodes.node(id as string).editor.getModel().uri }).filter((m) => m.severity === 8).length;
         return want === 'some' ? errors > 0 : errors === want;
       },
       [nodeId, count] as const,
     );
   } catch (err) {
-    const seen = await page.evaluate((id) => {
-      const red = (window as unknown as { RED: { nodes: { node(id: string): { editor: { getValue(): string; getSession(): { getAnnotations(): Array<{ type: string; row: number; text: string }> } } } } } }).RED;
-      const editor = red.nodes.node(id).editor;
-      return { text: editor.getValue(), markers: editor.getSession().getAnnotations().map((a) => `${a.type} line ${a.row}: ${a.text}`) };
-    }, nodeId);
-    throw new Error(`${(err as Error).message}\nmarkers: ${JSON.stringify(seen.markers)}\ntext:\n${seen.text}`);
+    const markers = await errorMarkers(page, nodeId);
+    const text = await page.evaluate((id) => (window as unknown as { RED: { nodes: { node(id: string): { editor: { getValue(): string } } } } }).RED.nodes.node(id).editor.getValue(), nodeId);
+    throw new Error(`${(err as Error).message}\nmarkers: ${JSON.stringify(markers)}\ntext:\n${text}`);
   }
 }
 

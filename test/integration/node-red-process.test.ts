@@ -72,8 +72,12 @@ describe('in a real Node-RED process', function () {
         assert.match(tooBig.text, /body_too_large/);
         const bad = await postRaw(red.nodeUrl('/tts'), '{"end_device_ids":', { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` });
         assert.equal(bad.status, 400);
+        const from = red.logs.length;
         const wrongToken = await postRaw(red.nodeUrl('/tts'), JSON.stringify(ttsFixture('uplink_message')), { 'content-type': 'application/json', authorization: 'Bearer nope' });
         assert.equal(wrongToken.status, 401);
+        // The first refusal of its kind says why, without a "(0 more refused …)" count.
+        const warning = await red.waitForLog(/webhook request refused with 401/, from);
+        assert.match(warning, /refused with 401: the bearer token matches no profile$/);
       });
 
       it('keeps secrets out of flows.json, the flows API, the credentials API and the log', async () => {

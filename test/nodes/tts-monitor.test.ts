@@ -303,6 +303,26 @@ describe('monitor: sidebar admin routes', function () {
       assert.deepEqual(stored, { enabled: true, frequency: 7, threshold: 9 });
     });
 
+    it('saving the value a device already has sends nothing through "On change"; the next real change is sent once', async () => {
+      const inputs = collector<{ storeOnly?: boolean; trigger?: string }>(nodeRedHelper().getNode(downlinkId));
+      const requests: string[] = [];
+      sim.on('downlink-request', (r) => requests.push(...(r.body as { downlinks: Array<{ frm_payload: string }> }).downlinks.map((d) => d.frm_payload)));
+      const before = outcomes.seen.length;
+      // What the previous test stored, as the sidebar saves it untouched, then with its keys in another order.
+      for (const value of [{ enabled: true, frequency: 7, threshold: 9 }, { threshold: 9, frequency: 7, enabled: true }]) {
+        const res = await nodeRedHelper().request().put(`/tts/monitor/stores/${storeId}/devices/valve-01/downlink`).send({ value });
+        answers.push(res.text);
+        assert.equal(res.status, 200, res.text);
+      }
+      // A real change, from a flow. Changes reach the node in order, so once its trigger is in,
+      // a trigger of the unchanged saves would be in too.
+      nodeRedHelper().getNode(downlinkId).receive({ device: 'valve-01', payload: { enabled: true, frequency: 8, threshold: 9 }, storeOnly: true });
+      await inputs.until((m) => m.trigger === 'property-change:flow');
+      assert.deepEqual(inputs.seen.map((m) => m.trigger ?? 'storeOnly'), ['storeOnly', 'property-change:flow']);
+      await outcomes.until((m) => outcomes.seen.indexOf(m) >= before && m.payload.event === 'ack');
+      assert.deepEqual(requests, [Buffer.from([1, 8, 9]).toString('base64')]);
+    });
+
     it('no answer holds a secret (token, API keys)', () => {
       const text = answers.join('\n');
       for (const secret of [...SECRETS, TOKEN, WRONG_TOKEN]) assert.ok(!text.includes(secret), `a route answered with ${secret.slice(0, 12)}…`);

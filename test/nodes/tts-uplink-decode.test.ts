@@ -156,7 +156,8 @@ describe('tts-uplink-decode', () => {
       n.decode.receive(uplinkMsg('AQID'));
       const [c, e] = await Promise.all([caught, second]);
       assert.deepEqual(c.payload, { frm_payload: 'AQID' });
-      assert.match(c.error.message, /tts-uplink-decode.errors.decode/);
+      // The text names the device (RED._ gives the key here): a log line alone must say which one.
+      assert.equal(c.error.message, 'Error: tts-uplink-decode.errors.decode-device');
       assert.match(e.error.message, /^TypeError: Cannot read properties of null \(reading 'value'\) \(line 3, column \d+\)$/);
       assert.equal(c.error.source.id, n.id);
       assert.deepEqual(e.payload, { frm_payload: 'AQID' });

@@ -37,7 +37,7 @@ import { BARE_COUNT_SQL } from './bare-server';
 import { postmasterPid } from './pg-server';
 import { breakdown, BUCKETS } from './cpu-profile';
 import { topSites } from './heap-profile';
-import type { MemoryFacts } from './memory-probe';
+import type { GcAccount, MemoryFacts, ThreadFacts } from './memory-probe';
 import { handBuiltFlow, handBuiltSettings } from './hand-built-flow';
 import { cpuMicros, machineTicks, postgresCpuMicros, rssMB, threadCpuMicros } from './proc-stats';
 
@@ -58,7 +58,8 @@ const BIG_FLEET = 100_000;
 /** The PostgreSQL part's fixed offered load (open loop, uplinks/s, BENCH_PG_RATE) for one and for two instances. */
 const FIXED_RATE = Number(process.env.BENCH_PG_RATE) || 2_000;
 const FIXED_COUNT = 3 * FIXED_RATE;
-const BIG_TOUCHED = 20_000;
+/** Uplinks the big part posts (from as many devices); BENCH_BIG_UPLINKS for another count (a window without a full GC, for BENCH_MEMORY_SAMPLING=promoted). */
+const BIG_TOUCHED = Number(process.env.BENCH_BIG_UPLINKS) || 20_000;
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 
@@ -718,7 +719,7 @@ async function probeMemory(red: NodeRedProcess, dir: string, n: number, label: s
     if (Date.now() > deadline) throw new Error('the memory probe wrote nothing');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const { before, after } = JSON.parse(readFileSync(file, 'utf8')) as { before: MemoryFacts; after?: MemoryFacts };
+  const { before, after, gcs } = JSON.parse(readFileSync(file, 'utf8')) as { before: MemoryFacts; after?: MemoryFacts; gcs?: GcAccount };
   const line = (f: MemoryFacts): string =>
     `rss ${f.rss} (anonymous ${f.anonymous}, file-backed ${f.fileBacked}), heap ${f.heapUsed} used / ${f.heapTotal} committed (${Object.entries(f.spaces)
       .filter(([, [, size]]) => size >= 1)
@@ -726,9 +727,26 @@ async function probeMemory(red: NodeRedProcess, dir: string, n: number, label: s
       .join(', ')}), external ${f.external} (array buffers ${f.arrayBuffers}), V8 malloc ${f.malloced}, ${f.threads} threads`;
   console.log(`  memory ${label}: ${line(before)}`);
   if (after) console.log(`    after a full GC: ${line(after)}`);
+  for (const name of readdirSync(dir).filter((f) => f.startsWith(`${n}.thread-`) && f.endsWith('.json'))) {
+    const w = JSON.parse(readFileSync(join(dir, name), 'utf8')) as ThreadFacts;
+    console.log(`    worker thread ${w.entry}: heap ${w.heapUsed} used / ${w.heapCommitted} committed (${Object.entries(w.spaces).map(([s, [used, size]]) => `${s.replace(/_space$/, '')} ${used}/${size}`).join(', ')}), external ${w.external}`);
+  }
+  if (gcs) {
+    const uplinks = label.match(/([\d,]+) uplinks/)?.[1]?.replace(/,/g, '');
+    const perUplink = uplinks ? ` (${((gcs.promoted * 1024) / Number(uplinks)).toFixed(1)} KB per uplink)` : '';
+    const directly = uplinks ? ` (${((gcs.allocatedOld * 1024) / Number(uplinks)).toFixed(1)} KB per uplink)` : '';
+    console.log(`    since the previous probe: ${gcs.scavenges} scavenges promoted ${gcs.promoted} MB${perUplink}; ${gcs.allocatedOld} MB allocated in the old generation directly${directly}; ${gcs.fullGcs} full GCs, old generation live after each ${gcs.liveAfterFull.join(', ') || '–'} MB, at most ${gcs.peakOldCommitted} MB committed`);
+  }
   const profile = join(dir, `${n}.heapprofile`);
   if (existsSync(profile)) {
-    console.log(`    live by allocation site (MB): ${topSites(profile, 15).map(([site, size]) => `${site} ${size.toFixed(1)}`).join('; ')}`);
+    const mode = process.env.BENCH_MEMORY_SAMPLING;
+    if (mode === 'promoted' || mode === 'allocated') {
+      // What reached the old generation (live or not) since the previous probe, with two callers.
+      const earlier = join(dir, `${n - 1}.heapprofile`);
+      const sites = topSites(profile, 25, { minus: existsSync(earlier) ? earlier : undefined, frames: 3 });
+      if (gcs && gcs.fullGcs > 0) console.log(`    (${gcs.fullGcs} full GCs in the window: what was young then counts as promoted too; BENCH_BIG_UPLINKS=n for a shorter window)`);
+      console.log(`    ${mode}${existsSync(earlier) ? ' since the previous probe' : ''} by allocation site (MB):\n${sites.map(([site, size]) => `      ${size.toFixed(1)} ${site}`).join('\n')}`);
+    } else console.log(`    live by allocation site (MB): ${topSites(profile, 15).map(([site, size]) => `${site} ${size.toFixed(1)}`).join('; ')}`);
     // BENCH_MEMORY_OUT=dir keeps the profiles (Chrome DevTools' Memory tab opens them as .heapprofile).
     if (process.env.BENCH_MEMORY_OUT) copyFileSync(profile, join(process.env.BENCH_MEMORY_OUT, `${n}.heapprofile`));
   }

@@ -95,11 +95,22 @@ function segmentName(firstSeq: number): string {
   return `inbox-${String(firstSeq).padStart(12, '0')}.log`;
 }
 
+/**
+ * An accept record: header line, meta, body, newline. Written part by part into one buffer (from
+ * Node's pool, outside the JS heap): joining them into one string first made a copy of every body
+ * in the young generation, and flattening it for the encoder another.
+ */
 function acceptRecord(seq: number, acceptedAt: number, metaText: string, body: string): { chunk: Buffer; bodyAt: number; size: number } {
   const metaBytes = Buffer.byteLength(metaText);
   const size = Buffer.byteLength(body);
-  const header = `A ${seq} ${acceptedAt} ${metaBytes} ${size}\n`;
-  return { chunk: Buffer.from(`${header}${metaText}${body}\n`), bodyAt: Buffer.byteLength(header) + metaBytes, size };
+  const header = `A ${seq} ${acceptedAt} ${metaBytes} ${size}\n`; // ASCII: one byte per character
+  const bodyAt = header.length + metaBytes;
+  const chunk = Buffer.allocUnsafe(bodyAt + size + 1);
+  chunk.write(header, 0, 'latin1');
+  chunk.write(metaText, header.length, 'utf8');
+  chunk.write(body, bodyAt, 'utf8');
+  chunk[bodyAt + size] = 10;
+  return { chunk, bodyAt, size };
 }
 
 /** Reads one segment; a torn record at the end (a crash mid-write) ends the segment. */

@@ -1,75 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { registerRuntimeState } from '../runtime';
+import { LogRing } from './log-ring';
+import type { LogEvent, LogInput, LogQuery } from './log-types';
 
-/** What an entry is about; the editor's Logs filter offers these. */
-export type LogKind = 'webhook' | 'provision' | 'decode' | 'downlink';
-
-export const LOG_KINDS: readonly LogKind[] = ['webhook', 'provision', 'decode', 'downlink'];
-
-/** What was recorded, before the log numbers and stamps it. */
-export interface LogInput {
-  kind: LogKind;
-  /** The step: accepted, refused, created, online, offline, location, failed, requested, queued, sent, ack, nack, unconfirmed… */
-  outcome: string;
-  /** A failure or refusal (shown in red). */
-  error?: boolean;
-  /** Profile id; '' when none could be chosen (e.g. a webhook refused before its application was known). */
-  profile: string;
-  applicationId?: string;
-  deviceId?: string;
-  /** Registry id, when known. */
-  device?: string;
-  /** Why, for refusals and failures; never holds a secret (callers pass texts made safe for logs). */
-  reason?: string;
-  /** Short facts worth showing (message type, HTTP status, f_port, correlation id…), flat and small. */
-  detail?: Record<string, string | number | boolean>;
-  /** When it happened (ms); default now. */
-  at?: number;
-}
-
-export interface LogEvent extends LogInput {
-  /** Increasing over the log's life: the editor asks for events after the last it has. */
-  seq: number;
-  at: number;
-}
-
-export interface LogQuery {
-  profile?: string;
-  kind?: string;
-  /** Matches `device`, `deviceId` or `applicationId/deviceId`. */
-  device?: string;
-  /** Only events with a higher seq. */
-  after?: number;
-  /** At most this many (newest first); default and cap: the per-profile capacity × profiles. */
-  limit?: number;
-}
-
-/** A fixed-size buffer that overwrites its oldest entry. */
-class Ring<T> {
-  private readonly items: Array<T | undefined>;
-  private next = 0;
-  private size = 0;
-
-  constructor(readonly capacity: number) {
-    this.items = new Array<T | undefined>(capacity);
-  }
-
-  /** When the newest item was pushed (the log's sequence number). */
-  lastSeq = 0;
-
-  push(item: T): void {
-    this.items[this.next] = item;
-    this.next = (this.next + 1) % this.capacity;
-    if (this.size < this.capacity) this.size += 1;
-  }
-
-  /** Newest first. */
-  newestFirst(): T[] {
-    const out: T[] = [];
-    for (let i = 1; i <= this.size; i++) out.push(this.items[(this.next - i + this.capacity) % this.capacity] as T);
-    return out;
-  }
-}
+export { LOG_KINDS, type LogEvent, type LogInput, type LogKind, type LogQuery } from './log-types';
 
 export const DEFAULT_LOG_CAPACITY = 300;
 /**
@@ -87,7 +21,7 @@ export const MAX_LOG_PROFILES = 64;
  * Emits `event` (LogEvent) for each entry.
  */
 export class EventLog extends EventEmitter {
-  private readonly rings = new Map<string, Ring<LogEvent>>();
+  private readonly rings = new Map<string, LogRing>();
   private seq = 0;
 
   constructor(
@@ -99,18 +33,19 @@ export class EventLog extends EventEmitter {
     if (!Number.isInteger(maxProfiles) || maxProfiles < 1) throw new RangeError('maxProfiles must be a whole number ≥ 1');
   }
 
-  record(input: LogInput): LogEvent {
-    const event: LogEvent = { ...input, seq: ++this.seq, at: input.at ?? Date.now() };
-    let ring = this.rings.get(event.profile);
+  /** Keeps an entry; returns its sequence number. The `event` listeners get it as a new object. */
+  record(input: LogInput): number {
+    const seq = ++this.seq;
+    const at = input.at ?? Date.now();
+    let ring = this.rings.get(input.profile);
     if (!ring) {
       if (this.rings.size >= this.maxProfiles) this.dropQuietestRing();
-      ring = new Ring<LogEvent>(this.capacity);
-      this.rings.set(event.profile, ring);
+      ring = new LogRing(this.capacity, input.profile);
+      this.rings.set(input.profile, ring);
     }
-    ring.push(event);
-    ring.lastSeq = event.seq;
-    if (this.listenerCount('event') > 0) this.emit('event', event);
-    return event;
+    ring.push(input, seq, at);
+    if (this.listenerCount('event') > 0) this.emit('event', { ...input, seq, at } satisfies LogEvent);
+    return seq;
   }
 
   /** Forgets the history of the profile that logged last longest ago. */
@@ -133,7 +68,7 @@ export class EventLog extends EventEmitter {
 
   /** Events matching the query, newest first. */
   list(query: LogQuery = {}): LogEvent[] {
-    const rings = query.profile !== undefined ? [this.rings.get(query.profile)].filter((r): r is Ring<LogEvent> => !!r) : [...this.rings.values()];
+    const rings = query.profile !== undefined ? [this.rings.get(query.profile)].filter((r): r is LogRing => !!r) : [...this.rings.values()];
     const device = query.device?.trim().toLowerCase();
     const limit = query.limit !== undefined && query.limit > 0 ? query.limit : Number.POSITIVE_INFINITY;
     const matches = (e: LogEvent): boolean =>

@@ -6,7 +6,7 @@
 //    behind in the old generation (they outlived the young one, waiting for the device's next
 //    message, and were the larger part of what the heap grew by under load);
 //  - cold: the full records (asset fields, downlink, radio summary) of the most recently seen
-//    devices, bounded, loaded again from the store on a miss.
+//    devices seen twice (or created) since start, bounded, loaded again from the store on a miss.
 // A state read from the cache is a fresh object (it lives as long as the message using it); a
 // device is addressed by a Slot, which tells a row that was freed and reused from the one it named.
 // The hot state is optimistic between flushes (sightings applied as they are accepted) and
@@ -94,6 +94,11 @@ export class DeviceCache {
   /** Devices held in memory (hot part). */
   get size(): number {
     return this.rows - this.free.length;
+  }
+
+  /** Full records held (cold part). */
+  get recordCount(): number {
+    return this.records.size;
   }
 
   find(applicationId: string, deviceId: string): Slot | undefined {

@@ -58,8 +58,17 @@ export interface DownlinkChange {
 export interface RegistryOptions {
   /** How often the offline sweep runs, ms (default 30,000). */
   sweepInterval?: number;
-  /** Full device records kept in memory (default 5,000; the state of every device seen is kept). */
+  /**
+   * Full device records kept in memory (default 5,000; the state of every device seen is kept).
+   * A device's record is kept from its second message since start (or its creation) on.
+   */
   recordCache?: number;
+}
+
+/** A device the store knew and this registry did not: its slot, and its record for the message that loaded it. */
+interface Loaded {
+  slot: Slot;
+  record: DeviceRecord;
 }
 
 const NO_EVENTS: Promise<LifecycleEvent[]> = Promise.resolve([]);
@@ -89,7 +98,7 @@ export class DeviceRegistry extends EventEmitter {
   private sweeping: Promise<DeviceRecord[]> | undefined;
   private readonly cache: DeviceCache;
   /** Loads in progress, so that a burst of one unknown device asks the store once. */
-  private readonly loading = new Map<string, Promise<Slot | undefined>>();
+  private readonly loading = new Map<string, Promise<Loaded | undefined>>();
   /** The last `downlink` property write (they run one after the other). */
   private downlinkWrites: Promise<unknown> = Promise.resolve();
 
@@ -105,6 +114,11 @@ export class DeviceRegistry extends EventEmitter {
   /** Devices whose state is held in memory. */
   get cachedDevices(): number {
     return this.cache.size;
+  }
+
+  /** Devices whose full record is held in memory (seen twice or created since start, the most recent ones). */
+  get cachedRecords(): number {
+    return this.cache.recordCount;
   }
 
   // ---- what the downlink node (and others) use ------------------------------------------
@@ -179,7 +193,14 @@ export class DeviceRegistry extends EventEmitter {
   async accept(envelope: TtsEnvelope, profile: ProfileSettings, now = Date.now()): Promise<AcceptedMessage> {
     const at = timeOf(envelope, now);
     const replay = (envelope as { replay?: unknown }).replay === true;
-    let slot = this.cache.find(envelope.application_id, envelope.device_id) ?? (await this.load(envelope.application_id, envelope.device_id));
+    let slot = this.cache.find(envelope.application_id, envelope.device_id);
+    // The record of a device loaded for this message serves this message only (see recordOf).
+    let loadedRecord: DeviceRecord | undefined;
+    if (!slot) {
+      const loaded = await this.load(envelope.application_id, envelope.device_id);
+      slot = loaded?.slot;
+      loadedRecord = loaded?.record;
+    }
     let create: NewDevice | undefined;
     if (!slot) {
       if (!CREATING_TYPES.has(envelope.type)) return { created: false, skipped: 'not-provisioning-message', committed: NO_EVENTS };
@@ -190,7 +211,7 @@ export class DeviceRegistry extends EventEmitter {
     }
     const sighting = SIGHTING_TYPES.has(envelope.type) ? sightingOf(envelope, profile, at, replay) : undefined;
     const state = this.cache.read(slot);
-    if (!create && !sighting) return { device: withState(await this.recordOf(state.id), state), created: false, committed: NO_EVENTS };
+    if (!create && !sighting) return { device: withState(loadedRecord ?? (await this.recordOf(state.id)), state), created: false, committed: NO_EVENTS };
 
     // Optimistic: the next messages of this device see this one; the flush decides for real.
     const effect = sighting ? applySighting(state, sighting, now) : undefined;
@@ -199,7 +220,7 @@ export class DeviceRegistry extends EventEmitter {
     this.cache.addPending(target, 1);
     let record: DeviceRecord;
     try {
-      record = await this.recordOf(state.id);
+      record = loadedRecord ?? (await this.recordOf(state.id));
     } catch (err) {
       this.settle(target);
       this.cache.evict(target);
@@ -209,7 +230,7 @@ export class DeviceRegistry extends EventEmitter {
     const device = withState(record, state);
     const write = this.store.writeDevice({ id: state.id, ...(create ? { create } : {}), ...(sighting ? { sighting } : {}) });
     const committed = write.then(
-      (result) => this.committed(target, result, at),
+      (result) => this.committed(target, result, at, record),
       (err: unknown) => {
         this.settle(target);
         this.cache.evict(target);
@@ -224,8 +245,11 @@ export class DeviceRegistry extends EventEmitter {
     return this.cache.holds(slot) ? this.cache.addPending(slot, -1) : 0;
   }
 
-  /** Refreshes the cache with the committed state and names the transitions this write caused. */
-  private committed(slot: Slot, result: DeviceWriteResult, at: number): LifecycleEvent[] {
+  /**
+   * Refreshes the cache with the committed state and names the transitions this write caused;
+   * `record` is the one the message was sent on with (its device's events show the same fields).
+   */
+  private committed(slot: Slot, result: DeviceWriteResult, at: number, record: DeviceRecord): LifecycleEvent[] {
     const remaining = this.settle(slot);
     const state = result.state;
     if (!state) {
@@ -237,9 +261,7 @@ export class DeviceRegistry extends EventEmitter {
     const effect = result.effect;
     const announce = this.listenerCount('device') > 0 && (result.created || (effect !== undefined && !effect.duplicate));
     if (!announce && !result.created && !effect?.cameOnline && !effect?.locationChanged) return events;
-    const record = this.cache.record(state.id);
-    const device = record ? withState(record, state, effect?.metadata) : undefined;
-    if (!device) return events;
+    const device = withState(record, state, effect?.metadata);
     if (result.created) events.push({ event: 'created', device, at });
     if (effect?.cameOnline && !result.created) events.push({ event: 'online', device, at });
     if (effect?.locationChanged && state.location) events.push({ event: 'location', device, at, location: state.location });
@@ -247,7 +269,15 @@ export class DeviceRegistry extends EventEmitter {
     return events;
   }
 
-  private load(applicationId: string, deviceId: string): Promise<Slot | undefined> {
+  /**
+   * Loads a device the store has and this registry has not seen since start. Its state joins the
+   * cache; its record does not: after a restart, or in a fleet far larger than the record cache,
+   * most devices send one message before the record would be used again, and a record kept for
+   * each outlived the young generation (a few hundred bytes, radio summary included, promoted per
+   * message and left as garbage in the old one, which grew the heap). The messages of a burst
+   * that waited for this load share the record; the device's next message reads it again and keeps it.
+   */
+  private load(applicationId: string, deviceId: string): Promise<Loaded | undefined> {
     const key = `${applicationId}/${deviceId}`;
     let loading = this.loading.get(key);
     if (!loading) {
@@ -255,8 +285,8 @@ export class DeviceRegistry extends EventEmitter {
         .loadDevice(applicationId, deviceId)
         .then((found) => {
           if (!found) return undefined;
-          this.cache.putRecord(found.record);
-          return this.cache.find(applicationId, deviceId) ?? this.cache.put(found.state);
+          const slot = this.cache.find(applicationId, deviceId) ?? this.cache.put(found.state);
+          return { slot, record: found.record };
         })
         .finally(() => this.loading.delete(key));
       this.loading.set(key, loading);
@@ -264,11 +294,14 @@ export class DeviceRegistry extends EventEmitter {
     return loading;
   }
 
-  /** The full record of a cached device (from the store when it is not among the recent ones). */
+  /** The full record of a cached device (from the store when it is not among the recent ones), kept from now on. */
   private async recordOf(id: string): Promise<DeviceRecord> {
     let record = this.cache.record(id);
     if (!record) {
-      record = await this.store.getDevice(id);
+      // Without waiting for the queued writes: the device's state comes from the cache, and the
+      // cold columns are not what a sighting changes. Only a device whose creation is still
+      // queued (its record dropped from the cache meanwhile) needs the read after the writes.
+      record = (await this.store.getDeviceNow(id)) ?? (await this.store.getDevice(id));
       if (!record) throw new Error(`device "${id}" is no longer in the store`);
       this.cache.putRecord(record);
     }

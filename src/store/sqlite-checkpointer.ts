@@ -54,6 +54,11 @@ if (!isMainThread && (workerData as { ttsCheckpointer?: WorkerInput } | undefine
   runWorker((workerData as { ttsCheckpointer: WorkerInput }).ttsCheckpointer);
 }
 
+// The worker runs one pragma per tick and keeps nothing: without limits its heap was sized like
+// the main thread's (a 4 MB young generation, 8.5 MB committed after start, in every Node-RED
+// with a SQLite store). A runaway worker ends with an error, and the writer checkpoints itself again.
+const RESOURCE_LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1 };
+
 /** The main thread's handle on the checkpoint worker of one SQLite file. */
 export class Checkpointer {
   readonly stats: CheckpointStats = { runs: 0, maxMs: 0, lastFrames: 0 };
@@ -61,7 +66,7 @@ export class Checkpointer {
 
   /** `fallback` runs when the worker cannot start or dies: the caller checkpoints on its own again. */
   constructor(file: string, interval: number, fallback: () => void) {
-    const worker = new Worker(__filename, { workerData: { ttsCheckpointer: { file, interval } satisfies WorkerInput } });
+    const worker = new Worker(__filename, { workerData: { ttsCheckpointer: { file, interval } satisfies WorkerInput }, resourceLimits: RESOURCE_LIMITS });
     worker.unref();
     worker.on('message', (r: WorkerReport) => {
       this.stats.runs += 1;

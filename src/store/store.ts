@@ -521,6 +521,14 @@ export class TtsStore extends EventEmitter {
     return this.readDevices((backend) => backend.getDevice(id));
   }
 
+  /**
+   * A device by registry id as committed, without waiting for the queued device writes (the
+   * registry, which has the device's newer state in memory, reading its cold columns).
+   */
+  async getDeviceNow(id: string): Promise<DeviceRecord | undefined> {
+    return this.readDevices((backend) => backend.getDevice(id), false);
+  }
+
   async findDevice(applicationId: string, deviceId: string): Promise<DeviceRecord | undefined> {
     return this.readDevices((backend) => backend.findDevice(applicationId, deviceId));
   }

@@ -50,9 +50,26 @@ describe('monitor: event log', () => {
     assert.deepEqual(log.list({ device: 'FARM-sensor-2' }).map((e) => e.outcome), ['created']);
     assert.deepEqual(log.list({ device: 'app/sensor-1' }).map((e) => e.outcome), ['accepted']);
     assert.deepEqual(log.list({ device: 'sensor-1' }).map((e) => e.outcome), ['requested', 'accepted']);
-    assert.deepEqual(log.list({ after: third.seq - 1 }).map((e) => e.seq), [third.seq]);
+    assert.deepEqual(log.list({ after: third - 1 }).map((e) => e.seq), [third]);
     assert.equal(log.list({ limit: 2 }).length, 2);
-    assert.equal(log.list({ limit: 2 })[0].seq, third.seq);
+    assert.equal(log.list({ limit: 2 })[0].seq, third);
+  });
+
+  it('gives every entry back as recorded, with the fields it had and none it had not, also after the ring wrapped around', () => {
+    const log = new EventLog(3);
+    const full = { kind: 'downlink', outcome: 'failed', error: true, profile: 'p', applicationId: 'app', deviceId: 'valve-1', device: 'x-valve-1', reason: 'TTS answered 403', detail: { status: 403, queue: 'push', confirmed: false }, at: 7 } as const;
+    const bare = { kind: 'webhook', outcome: 'accepted', profile: 'p', at: 8 } as const;
+    const notAnError = { kind: 'decode', outcome: 'ok', error: false, profile: 'p', deviceId: 'd', at: 9 } as const;
+    for (let round = 0; round < 2; round++) {
+      const seqs = [full, bare, notAnError].map((e) => log.record(e));
+      assert.deepEqual(log.list(), [
+        { ...notAnError, seq: seqs[2] },
+        { ...bare, seq: seqs[1] },
+        { ...full, seq: seqs[0] },
+      ]);
+    }
+    assert.equal(Object.hasOwn(log.list()[1], 'error'), false);
+    assert.equal(log.list()[0].error, false);
   });
 
   it('emits each new event with its sequence number and time', () => {

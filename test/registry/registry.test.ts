@@ -199,6 +199,53 @@ for (const kind of BACKENDS) {
       assert.equal(back.device?.online, true);
     });
 
+    it('keeps a device’s full record in memory from its second message since start, with the stored data each time', async () => {
+      const p = profile({ assetType: 'climate', assetGroup: 'barn', connectionTimeout: 1, initDownlink: true, downlinkData: '{"a":1}' });
+      const now = Date.now();
+      const at = (f: number, ms: number) =>
+        uplink((b) => {
+          b.received_at = new Date(ms).toISOString();
+          b.uplink_message.f_cnt = f;
+        });
+      await registry.process(at(1, now - 2 * 60_000), p, now);
+      assert.equal((await registry.sweep(now)).length, 1, 'offline before the restart');
+      // A restart: the device is in the store only.
+      const restarted = new DeviceRegistry(store);
+      let reads = 0;
+      const counted = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => (...a: A) => ((reads += 1), f.apply(store, a));
+      store.getDevice = counted(store.getDevice);
+      store.getDeviceNow = counted(store.getDeviceNow);
+      store.loadDevice = counted(store.loadDevice);
+      try {
+        const first = await restarted.process(at(2, now), p, now);
+        assert.equal(first.device?.assetType, 'climate');
+        assert.deepEqual(first.device?.downlink, { a: 1 });
+        assert.equal(first.device?.uplinkCount, 2);
+        assert.equal(first.device?.metadata?.bestRssi, -87);
+        // Its events carry the whole record too, though the registry kept none.
+        assert.deepEqual(first.events.map((e) => [e.event, e.device.assetGroup, e.device.online]), [['online', 'barn', true]]);
+        assert.equal(restarted.cachedRecords, 0);
+        assert.equal(reads, 1);
+        // Changed in the store meanwhile (another instance, say): the second message reads it.
+        await store.setDownlink(first.device!.id, { a: 2 });
+        const second = await restarted.process(at(3, now + 1), p, now + 1);
+        assert.deepEqual(second.device?.downlink, { a: 2 });
+        assert.equal(second.device?.assetType, 'climate');
+        assert.equal(second.device?.uplinkCount, 3);
+        assert.equal(second.device?.lastFCnt, 3);
+        assert.equal(restarted.cachedRecords, 1);
+        assert.equal(reads, 2);
+        // From then on, from memory.
+        const third = await restarted.process(at(4, now + 2), p, now + 2);
+        assert.deepEqual([third.device?.uplinkCount, third.device?.lastFCnt, third.device?.assetGroup, third.device?.metadata?.bestRssi], [4, 4, 'barn', -87]);
+        assert.deepEqual(third.device?.downlink, { a: 2 });
+        assert.equal(reads, 2);
+        assert.equal((await store.getDevice(first.device!.id))?.uplinkCount, 4);
+      } finally {
+        await restarted.close();
+      }
+    });
+
     it('gives the downlink node devices by id or TTS ids and their downlink property', async () => {
       await registry.process(uplink(), profile({ devicePrefix: 'x-', initDownlink: true, downlinkData: '{"a":1}' }), RECEIVED);
       const id = 'x-eui-70b3d57ed005a1b2';

@@ -152,7 +152,7 @@ describe('npm start (scripts/start.js)', function () {
 
   it('keeps the webhook token and the API key off every command line (ps shows them to any local user)', () => {
     const lines = commandLines();
-    const sims = [...lines.values()].filter((line) => line.includes(join('sim', 'cli.js')) && !line.includes(dir) && line.includes(String(port)));
+    const sims = [...lines.values()].filter((line) => line.includes(join('sim', 'cli.js')) && line.includes(`127.0.0.1:${port}/`));
     assert.equal(sims.length, 3, `one simulator per webhook path is running: ${sims.join('\n')}`);
     for (const [pid, line] of lines) {
       assert.ok(!line.includes(DEMO_TOKEN) && !line.includes(DEMO_API_KEY), `process ${pid} has a secret on its command line: ${line}`);

@@ -121,8 +121,14 @@ describe('the Dashboard 2.0 example in a real browser', function () {
 
   it('adds live points as readings arrive', async () => {
     const before = await seriesPixels(page, 'Temperature');
-    for (let round = 0; round < 2; round++) await sim.sendUplink(sim.deviceIds()[0]);
-    await waitForSeriesGrowth(page, 'Temperature', before, 20);
+    for (let round = 0; round < 2; round++) {
+      for (const result of await sim.sendUplink(sim.deviceIds()[0])) assert.equal(result.status, 200, `${result.type}: ${result.status ?? result.error}`);
+    }
+    await waitForSeriesGrowth(page, 'Temperature', before, 20).catch(async (err: Error) => {
+      // Say what the chart showed and what Node-RED reported, should the points never come.
+      const now = await seriesPixels(page, 'Temperature');
+      throw new Error(`${err.message}\nseries pixels before ${JSON.stringify(before)}, now ${JSON.stringify(now)}\nNode-RED: ${red.problems().slice(-5).join('\n') || 'no warnings or errors'}`);
+    });
     assert.deepEqual(problems, []);
   });
 

@@ -797,8 +797,9 @@ async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType
   console.log(`  ${await verify(t)}`);
   await g.kill('SIGINT');
   // One profile per thread, CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: the event loop is thread 0.
+  const threadOf = (name: string): string => name.split('.')[4];
   const profiles = readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'));
-  const file = profiles.find((n) => n.split('.')[4] === '0');
+  const file = profiles.find((n) => threadOf(n) === '0');
   if (!file) throw new Error(`Node-RED wrote no CPU profile of its main thread (${profiles.join(', ') || 'none'})`);
   const parts = breakdown(join(dir, file), from, to, uplinks);
   // BENCH_PROFILE_OUT=file.cpuprofile keeps the profile for Chrome DevTools or a closer look (the
@@ -807,7 +808,7 @@ async function profilePart(ctx: Context): Promise<{ t: Target; parts: ReturnType
   const out = process.env.BENCH_PROFILE_OUT;
   if (out) {
     copyFileSync(join(dir, file), out);
-    for (const other of profiles.filter((n) => n !== file)) copyFileSync(join(dir, other), out.replace(/(\.cpuprofile)?$/, `.${other.split('.')[4]}.cpuprofile`));
+    for (const other of profiles.filter((n) => n !== file)) copyFileSync(join(dir, other), out.replace(/(\.cpuprofile)?$/, `.${threadOf(other)}.cpuprofile`));
   }
   await cleanUp(ctx);
   return { t, parts, uplinks, threads };

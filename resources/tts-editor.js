@@ -320,6 +320,22 @@
     }
   };
 
+  /*
+   * Node-RED's runtime answers a dialog's credentials request with `{}` for a node that has no
+   * credentials stored at all (an imported example's SQLite store, a profile before its first
+   * token), not with `has_<name>: false`. Done then reads the empty password field as a new
+   * value and marks the node changed although nothing was typed. Such a node has no value for
+   * any of its password credentials: say so, before Done compares.
+   */
+  function noteMissingCredentials(node) {
+    var definition = node._def.credentials || {};
+    if (!node.credentials) node.credentials = {};
+    Object.keys(definition).forEach(function (name) {
+      if (definition[name].type !== 'password') return;
+      if (node.credentials['has_' + name] === undefined && node.credentials[name] === undefined) node.credentials['has_' + name] = false;
+    });
+  }
+
   /** The message of a failed admin request: routes answer `{ error: { code, message } }`. */
   function errorText(xhr) {
     var body = xhr && xhr.responseJSON;
@@ -330,6 +346,7 @@
   window.TtsEditor = {
     errorText: errorText,
     escapeHtml: escapeHtml,
+    noteMissingCredentials: noteMissingCredentials,
     webhookPath: webhookPath,
     webhookUrl: webhookUrl,
     scriptEditor: scriptEditor

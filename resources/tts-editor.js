@@ -308,14 +308,26 @@
     cancel: function (node) {
       destroyScriptEditor(node);
     },
-    /** Gives the editor the dialog height the other (visible) rows leave. */
+    /*
+     * The editor fills the dialog's height, as the function node's does, and grows with the
+     * tray: it ends where the dialog's height leaves just room for the rows below it marked
+     * `tts-script-in-sight` (the Test heading: a cue that the test tool follows further down).
+     * Counting every row's height, as the function node can with nothing below its editor, left
+     * it at the minimum (the test tool's rows took the rest). Measured from the layout as it is,
+     * so collapsing margins count as they fall.
+     */
     resize: function (node, minHeight) {
-      var rows = $('#dialog-form>div:not(.node-text-editor-row):visible');
-      var height = $('#dialog-form').height();
-      for (var i = 0; i < rows.length; i++) height -= $(rows[i]).outerHeight(true);
-      var editorRow = $('#dialog-form>div.node-text-editor-row');
-      height -= parseInt(editorRow.css('marginTop'), 10) + parseInt(editorRow.css('marginBottom'), 10);
-      $('#dialog-form .node-text-editor').css('height', Math.max(minHeight || 150, height) + 'px');
+      var form = $('#dialog-form');
+      var box = form.find('.node-text-editor');
+      var editorRow = form.children('div.node-text-editor-row');
+      if (editorRow.is(':visible')) {
+        var last = form.children('.tts-script-in-sight:visible').last();
+        if (!last.length) last = editorRow;
+        var top = form[0].getBoundingClientRect().top + parseFloat(form.css('paddingTop'));
+        var end = last[0].getBoundingClientRect().bottom + parseFloat(last.css('marginBottom'));
+        var height = parseFloat(getComputedStyle(box[0]).height) + form.height() - (end - top);
+        box.css('height', Math.max(minHeight || 150, Math.floor(height)) + 'px');
+      }
       if (node.editor) node.editor.resize();
     }
   };

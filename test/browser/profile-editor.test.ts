@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ttsFixture } from '../helpers/tts-fixtures';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openConfigDialog, openEditorSession } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, waitForTraysAtRest } from '../helpers/browser';
 
 const TAB = 'profile-tab';
 const PROFILE = 'profile-under-test';
@@ -148,5 +148,33 @@ describe('tts-profile edit dialog in a real browser', function () {
     assert.equal(result.default1.valid, false);
     assert.equal(result.default2.valid, false);
     assert.equal(result.other.valid, true);
+  });
+
+  it('shows every tab label whole in a 1600×900 window, opened from the webhook node’s dialog', async () => {
+    await page.setViewportSize({ width: 1600, height: 900 });
+    try {
+      await openEditDialog(page, HOOK);
+      await page.click('#node-input-btn-profile-edit');
+      await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
+      await waitForTraysAtRest(page);
+      // Each label's text, with its tab's padding, within its tab (the tab clips what is not).
+      const tabs = await page.locator('#node-config-tts-profile-tabs li.red-ui-tab').evaluateAll((items) =>
+        items.map((li) => {
+          const label = li.querySelector('.red-ui-tab-label')!;
+          const range = document.createRange();
+          range.selectNodeContents(label);
+          const link = getComputedStyle(li.querySelector('a')!);
+          return { text: label.textContent ?? '', needs: Math.ceil(range.getBoundingClientRect().width + parseFloat(link.paddingLeft) + parseFloat(link.paddingRight)), has: Math.floor(li.getBoundingClientRect().width) };
+        }),
+      );
+      assert.deepEqual(tabs.map((t) => t.text), ['Application', 'Uplink', 'Downlink', 'Webhook settings']);
+      for (const tab of tabs) assert.ok(tab.needs <= tab.has, `"${tab.text}" needs ${tab.needs} px, its tab is ${tab.has} px`);
+      await page.click('#node-config-dialog-cancel');
+      await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'detached' });
+      await page.click('#node-dialog-cancel');
+      await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
   });
 });

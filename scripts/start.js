@@ -7,6 +7,7 @@
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
+const http = require('http');
 const { spawn } = require('child_process');
 const { exampleFlows, demoApplications } = require('./demo-flows');
 
@@ -58,6 +59,23 @@ function prepareUserDir() {
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
 }
 
+/**
+ * Resolves once Node-RED answers on its port. The addresses are printed then: printed at once
+ * they came before Node-RED's start-up log, scrolled away, and did not answer yet.
+ */
+function whenServing(url, child) {
+  return new Promise((resolve) => {
+    const attempt = () => {
+      if (child.exitCode !== null) return;
+      http.get(url, (res) => {
+        res.resume();
+        resolve();
+      }).on('error', () => setTimeout(attempt, 200));
+    };
+    attempt();
+  });
+}
+
 function main() {
   prepareUserDir();
   const token = process.env.TTS_DEMO_WEBHOOK_TOKEN || crypto.randomBytes(24).toString('base64url');
@@ -104,7 +122,7 @@ function main() {
     ...applications.map((app) => `  ${app.applicationId} → ${app.path}  (API http://127.0.0.1:${app.port}, devices ${app.devicePrefix}-01…)`),
     '',
   ];
-  console.log(lines.join('\n'));
+  whenServing(`http://127.0.0.1:${port}/`, red).then(() => console.log(lines.join('\n')));
 }
 
 main();

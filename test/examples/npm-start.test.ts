@@ -80,6 +80,7 @@ describe('npm start (scripts/start.js)', function () {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     await waitForOutput(/Started flows/);
+    await waitForOutput(/Dashboard: +http/);
   });
 
   after(async () => {
@@ -93,7 +94,10 @@ describe('npm start (scripts/start.js)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints the editor and dashboard addresses and serves both', async () => {
+  it('prints the editor and dashboard addresses once Node-RED answers, after its start-up log, and serves both', async () => {
+    // Printed first, they scrolled away behind Node-RED's log and did not answer yet.
+    const running = output.indexOf('Server now running at');
+    assert.ok(running >= 0 && output.indexOf('Node-RED editor:') > running, output);
     assert.match(output, new RegExp(`Node-RED editor: http://127\\.0\\.0\\.1:${port}/\\n`));
     assert.match(output, new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/dashboard\\n`));
     const editor = await fetch(`http://127.0.0.1:${port}/`);

@@ -348,6 +348,27 @@
     });
   }
 
+  /*
+   * A node saved by an older version lacks the properties added since (a profile saved before
+   * backfill has no backfill or backfillMaxHours). Node-RED fills a missing property's field
+   * with nothing, and Done then saved that: backfillMaxHours "", an empty field where a new
+   * profile shows 24. A number field left empty runs with its default anyway (the runtime reads
+   * "" as "not set"). Both show the default the runtime applies, so what Done saves is what runs.
+   */
+  function showDefaults(node, prefix) {
+    var defaults = node._def.defaults;
+    Object.keys(defaults).forEach(function (key) {
+      var d = defaults[key];
+      if (d.type || d.value === undefined) return;
+      var value = node[key];
+      if (value !== undefined && !(value === '' && typeof d.value === 'number')) return;
+      var input = $('#' + prefix + '-' + key);
+      if (!input.length || input.attr('type') === 'hidden') return;
+      if (input.attr('type') === 'checkbox') input.prop('checked', d.value === true);
+      else input.val(d.value);
+    });
+  }
+
   /** The message of a failed admin request: routes answer `{ error: { code, message } }`. */
   function errorText(xhr) {
     var body = xhr && xhr.responseJSON;
@@ -359,6 +380,7 @@
     errorText: errorText,
     escapeHtml: escapeHtml,
     noteMissingCredentials: noteMissingCredentials,
+    showDefaults: showDefaults,
     webhookPath: webhookPath,
     webhookUrl: webhookUrl,
     scriptEditor: scriptEditor

@@ -7,6 +7,14 @@ import { openConfigDialog, openEditDialog, openEditorSession, waitForTraysAtRest
 const TAB = 'profile-tab';
 const PROFILE = 'profile-under-test';
 const HOOK = 'profile-hook';
+// A profile as versions before backfill saved it, and one whose backfillMaxHours the dialog of
+// those versions' successors saved empty.
+const BEFORE_BACKFILL = {
+  id: 'profile-before-backfill', type: 'tts-profile', name: 'saved before backfill', applicationId: 'old-sensors', server: '', webhookId: '',
+  autoProvision: true, connectionTimeout: 60, devicePrefix: '', bucketPrefix: '', assetType: '', assetGroup: '', updateLocation: true, saveMetadata: true,
+  initDownlink: false, downlinkData: '', confirmed: false, queue: 'push', priority: 'NORMAL', fPort: 1,
+};
+const EMPTY_BACKFILL_HOURS = { ...BEFORE_BACKFILL, id: 'profile-empty-backfill-hours', name: 'backfill hours saved empty', applicationId: 'older-sensors', backfill: false, backfillMaxHours: '' };
 
 /** Shows one tab of the profile dialog (application, uplink, downlink, webhook). */
 async function showTab(page: Page, name: 'application' | 'uplink' | 'downlink' | 'webhook'): Promise<void> {
@@ -32,6 +40,8 @@ describe('tts-profile edit dialog in a real browser', function () {
       flows: [
         { id: TAB, type: 'tab', label: 'profile' },
         { id: PROFILE, type: 'tts-profile', name: '', applicationId: 'farm-sensors', server: 'eu1.cloud.thethings.network', webhookId: 'node-red', fPort: '1' },
+        BEFORE_BACKFILL,
+        EMPTY_BACKFILL_HOURS,
         { id: HOOK, type: 'tts-webhook-in', z: TAB, name: '', path: '/tts', profile: PROFILE, routing: 'single', x: 200, y: 100, wires: [[]] },
       ],
     });
@@ -119,6 +129,27 @@ describe('tts-profile edit dialog in a real browser', function () {
     assert.ok(flowFile.includes('"fPort": "10"') || flowFile.includes('"fPort":"10"'), `the dialog edits were saved: ${flowFile}`);
     assert.ok(!flowFile.includes(token), 'token not in flows.json');
     assert.ok(!red.logs.join('\n').includes(token), 'token not in the log');
+    assert.deepEqual(problems, []);
+  });
+
+  it('opens a profile saved before backfill (or with its hours saved empty) with the 24 h default, and deploys it', async () => {
+    for (const profile of [BEFORE_BACKFILL, EMPTY_BACKFILL_HOURS]) {
+      await openConfigDialog(page, 'tts-profile', profile.id);
+      await showTab(page, 'uplink');
+      assert.equal(await page.inputValue('#node-config-input-backfillMaxHours'), '24', `${profile.name}: the field shows the default`);
+      assert.equal(await page.isChecked('#node-config-input-backfill'), false);
+      await page.click('#node-config-dialog-ok');
+      await page.waitForSelector('#node-config-dialog-edit-form', { state: 'detached' });
+      const saved = await page.evaluate((id) => (window as unknown as { RED: { nodes: { node(id: string): { backfillMaxHours: unknown } } } }).RED.nodes.node(id).backfillMaxHours, profile.id);
+      assert.equal(String(saved), '24', `${profile.name}: Done saves the default`);
+    }
+    const from = red.logs.length;
+    await page.click('#red-ui-header-button-deploy');
+    await red.waitForLog(/Started flows/, from);
+    const deployed = JSON.parse(red.readUserFile('flows.json')) as Array<{ id: string; backfillMaxHours?: unknown }>;
+    for (const profile of [BEFORE_BACKFILL, EMPTY_BACKFILL_HOURS]) {
+      assert.equal(String(deployed.find((n) => n.id === profile.id)?.backfillMaxHours), '24', `${profile.name} in flows.json`);
+    }
     assert.deepEqual(problems, []);
   });
 

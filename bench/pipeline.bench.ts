@@ -23,7 +23,7 @@
 // broken down by part.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -545,7 +545,20 @@ interface SqliteResult {
   off: Target;
   hand: Target;
   bare: Target;
+  /** BENCH_BASELINE: the pipeline (inbox on) of another build and of this one, each in a Node-RED of its own. */
+  baseline?: Target;
+  alone?: Target;
 }
+
+/**
+ * BENCH_BASELINE=file.tgz (another build's `npm pack`, e.g. of main) adds that build's pipeline to
+ * the SQLite part's rounds: a change's gain measured against the build before it in one run, as
+ * ratios across runs on this machine drift more than most changes gain. This build runs once more
+ * in a Node-RED of the same shape: the pipeline that shares its Node-RED with the measured
+ * hand-built flow ran 5-15 % slower than one alone (shared runtime code and heap), which is the
+ * issue's comparison but not a fair one between builds.
+ */
+const BASELINE = process.env.BENCH_BASELINE;
 
 /** Pipeline (inbox on and off), hand-built flow and bare server on SQLite, alternated. */
 async function sqlitePart(ctx: Context): Promise<SqliteResult> {
@@ -558,14 +571,26 @@ async function sqlitePart(ctx: Context): Promise<SqliteResult> {
   ctx.cleanups.push(() => b.stop());
   const bare = await startBare(join(ctx.work, 'bare.db'));
   ctx.cleanups.push(() => stopChild(bare.child));
+  // The same shape as `a` (the hand-built flow deployed beside it, never posted to), so that only the build differs.
+  const lone = async (tarball: string, name: string): Promise<NodeRedProcess> => {
+    const red = await startNodeRed(tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite' } }), {
+      source: handBuiltSettings(betterSqlite3Path()),
+      more: handBuiltFlow({ token: TOKEN, path: '/hand', dbFile: join(ctx.work, `hand-${name}.db`) }),
+    });
+    ctx.cleanups.push(() => red.stop());
+    return red;
+  };
+  const c = BASELINE ? await lone(BASELINE, 'baseline') : undefined;
+  const d = BASELINE ? await lone(ctx.tarball, 'alone') : undefined;
 
   const result: SqliteResult = {
     pipeline: sqliteTarget('pipeline (inbox on)', a, 'pipe'),
     hand: withLog(target('hand-built core nodes', [a.nodeUrl('/hand')], () => [a.pid!], 'hand', sqliteRows(join(ctx.work, 'hand.db'), 'readings'), sqliteCounts(join(ctx.work, 'hand.db'), BARE_COUNT_SQL)), a),
     off: sqliteTarget(ctx.inboxSetting ? 'pipeline (inbox off)' : 'pipeline (ttsInbox: false, not yet a setting)', b, 'off'),
     bare: target('bare node:http', [bare.url], () => [bare.child.pid!], 'bare', sqliteRows(join(ctx.work, 'bare.db'), 'readings'), sqliteCounts(join(ctx.work, 'bare.db'), BARE_COUNT_SQL)),
+    ...(c && d ? { baseline: sqliteTarget(`pipeline (inbox on), baseline ${basename(BASELINE!)}`, c, 'base'), alone: sqliteTarget('pipeline (inbox on), this build, alone', d, 'alone') } : {}),
   };
-  const targets = [result.pipeline, result.hand, result.off, result.bare];
+  const targets = [result.pipeline, result.hand, result.off, result.bare, ...(result.baseline && result.alone ? [result.baseline, result.alone] : [])];
   console.log(`warm-up: every one of the ${fmt(DEVICES)} devices reports once to each variant (provisioning), then ${fmt(CLOSED)} more uplinks each [${ctx.elapsed()}]`);
   for (const t of targets) await closedRun(t, DEVICES, false);
   // One more unrecorded run each: without it round 1 was the slowest of every variant (JIT tiers,
@@ -843,7 +868,7 @@ export async function run(): Promise<void> {
     console.log(`\n--- paste into README (Performance) ---`);
     console.log(`\`npm run bench -- pipeline\`, ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${ROUNDS} alternating rounds, medians, ${fmt(DEVICES)} simulated devices, loopback; every acknowledged uplink counted in its store afterwards.\n`);
     console.log(TABLE_HEAD);
-    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare] : []), ...(pg ? [pg.one, pg.oneHalf, pg.two, pg.twoEach, pg.hand] : [])]) console.log(row(t));
+    for (const t of [...(sqlite ? [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare, ...(sqlite.baseline && sqlite.alone ? [sqlite.baseline, sqlite.alone] : [])] : []), ...(pg ? [pg.one, pg.oneHalf, pg.two, pg.twoEach, pg.hand] : [])]) console.log(row(t));
     console.log('');
     if (sqlite) {
       const vsHand = ratio(sqlite.pipeline, sqlite.hand);
@@ -855,6 +880,11 @@ export async function run(): Promise<void> {
       console.log(`- pipeline / bare node:http: ${vsBare.text}, goal ≥ 0.5×: ${goal(vsBare.median >= 0.5)}`);
       console.log(`- durable acceptance on / off: ${onOff.text}, throughput cost ${fmt(cost * 100)} %, goal ≤ 20 %: ${goal(cost <= 0.2)}${ctx.inboxSetting ? '' : ' (ttsInbox is not a setting yet: both sides ran the same code)'}`);
       console.log(`- ack p99 at ${fmt(OPEN_RATE)} uplinks/s: ${fmt(p99, 1)} ms, goal < 50 ms: ${goal(p99 < 50)}`);
+      const { baseline, alone } = sqlite;
+      if (baseline && alone) {
+        console.log(`- this build / baseline build, pipeline (inbox on), each alone in a Node-RED of the same shape: ${ratio(alone, baseline).text}; CPU µs per uplink ${fmt(median(alone.cpu))} against ${fmt(median(baseline.cpu))} (main thread ${fmt(median(alone.mainCpu))} against ${fmt(median(baseline.mainCpu))})`);
+        console.log(`- the pipeline beside the measured hand-built flow / alone (this build): ${ratio(sqlite.pipeline, alone).text}`);
+      }
       // The load shares the two cores: what it and the idle share were tells how far a figure is the machine's.
       const machine = [sqlite.pipeline, sqlite.off, sqlite.hand, sqlite.bare].map((t) => `${t.name} ${fmt(median(t.genCpu))} µs, idle ${fmt(median(t.idle))} %`);
       console.log(`- load generator CPU per uplink and machine idle while posting (closed loop): ${machine.join('; ')}`);

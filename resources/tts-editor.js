@@ -308,17 +308,66 @@
     cancel: function (node) {
       destroyScriptEditor(node);
     },
-    /** Gives the editor the dialog height the other (visible) rows leave. */
+    /*
+     * The editor fills the dialog's height, as the function node's does, and grows with the
+     * tray: it ends where the dialog's height leaves just room for the rows below it marked
+     * `tts-script-in-sight` (the Test heading: a cue that the test tool follows further down).
+     * Counting every row's height, as the function node can with nothing below its editor, left
+     * it at the minimum (the test tool's rows took the rest). Measured from the layout as it is,
+     * so collapsing margins count as they fall.
+     */
     resize: function (node, minHeight) {
-      var rows = $('#dialog-form>div:not(.node-text-editor-row):visible');
-      var height = $('#dialog-form').height();
-      for (var i = 0; i < rows.length; i++) height -= $(rows[i]).outerHeight(true);
-      var editorRow = $('#dialog-form>div.node-text-editor-row');
-      height -= parseInt(editorRow.css('marginTop'), 10) + parseInt(editorRow.css('marginBottom'), 10);
-      $('#dialog-form .node-text-editor').css('height', Math.max(minHeight || 150, height) + 'px');
+      var form = $('#dialog-form');
+      var box = form.find('.node-text-editor');
+      var editorRow = form.children('div.node-text-editor-row');
+      if (editorRow.is(':visible')) {
+        var last = form.children('.tts-script-in-sight:visible').last();
+        if (!last.length) last = editorRow;
+        var top = form[0].getBoundingClientRect().top + parseFloat(form.css('paddingTop'));
+        var end = last[0].getBoundingClientRect().bottom + parseFloat(last.css('marginBottom'));
+        var height = parseFloat(getComputedStyle(box[0]).height) + form.height() - (end - top);
+        box.css('height', Math.max(minHeight || 150, Math.floor(height)) + 'px');
+      }
       if (node.editor) node.editor.resize();
     }
   };
+
+  /*
+   * Node-RED's runtime answers a dialog's credentials request with `{}` for a node that has no
+   * credentials stored at all (an imported example's SQLite store, a profile before its first
+   * token), not with `has_<name>: false`. Done then reads the empty password field as a new
+   * value and marks the node changed although nothing was typed. Such a node has no value for
+   * any of its password credentials: say so, before Done compares.
+   */
+  function noteMissingCredentials(node) {
+    var definition = node._def.credentials || {};
+    if (!node.credentials) node.credentials = {};
+    Object.keys(definition).forEach(function (name) {
+      if (definition[name].type !== 'password') return;
+      if (node.credentials['has_' + name] === undefined && node.credentials[name] === undefined) node.credentials['has_' + name] = false;
+    });
+  }
+
+  /*
+   * A node saved by an older version lacks the properties added since (a profile saved before
+   * backfill has no backfill or backfillMaxHours). Node-RED fills a missing property's field
+   * with nothing, and Done then saved that: backfillMaxHours "", an empty field where a new
+   * profile shows 24. A number field left empty runs with its default anyway (the runtime reads
+   * "" as "not set"). Both show the default the runtime applies, so what Done saves is what runs.
+   */
+  function showDefaults(node, prefix) {
+    var defaults = node._def.defaults;
+    Object.keys(defaults).forEach(function (key) {
+      var d = defaults[key];
+      if (d.type || d.value === undefined) return;
+      var value = node[key];
+      if (value !== undefined && !(value === '' && typeof d.value === 'number')) return;
+      var input = $('#' + prefix + '-' + key);
+      if (!input.length || input.attr('type') === 'hidden') return;
+      if (input.attr('type') === 'checkbox') input.prop('checked', d.value === true);
+      else input.val(d.value);
+    });
+  }
 
   /** The message of a failed admin request: routes answer `{ error: { code, message } }`. */
   function errorText(xhr) {
@@ -330,6 +379,8 @@
   window.TtsEditor = {
     errorText: errorText,
     escapeHtml: escapeHtml,
+    noteMissingCredentials: noteMissingCredentials,
+    showDefaults: showDefaults,
     webhookPath: webhookPath,
     webhookUrl: webhookUrl,
     scriptEditor: scriptEditor

@@ -230,7 +230,7 @@ export = (RED: NodeAPI): void => {
       const registry = info.registry;
       if (!registry || watched.has(registry)) continue;
       watched.add(registry);
-      registry.on('device', (d: { id: string }) => deviceChanged(info.id, d.id));
+      registry.on('changed', (id: string) => deviceChanged(info.id, id));
       registry.on('downlink', (c: { id: string }) => deviceChanged(info.id, c.id));
       registry.on('lifecycle', (e: { device: { id: string } }) => deviceChanged(info.id, e.device.id));
     }

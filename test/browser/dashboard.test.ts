@@ -5,7 +5,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { TtsSimulator } from '../../src/sim';
 import { defaultDeviceSpecs } from '../../src/sim/devices';
 import { NodeRedProcess, REPO_ROOT } from '../helpers/node-red-process';
-import { saveScreenshot, sharedBrowser, watchPageErrors } from '../helpers/browser';
+import { openNodeRedEditor, saveScreenshot, sharedBrowser, watchPageErrors } from '../helpers/browser';
 
 // The Dashboard 2.0 example as a user sees it: imported into a Node-RED with
 // @flowfuse/node-red-dashboard, fed by a simulated application, opened at /dashboard.
@@ -178,5 +178,52 @@ describe('the Dashboard 2.0 example in a real browser', function () {
     await saveScreenshot(page, 'dashboard-device-chosen');
     assert.deepEqual(problems, []);
     assert.deepEqual(red.problems(), []);
+  });
+
+  it('shows a device’s last seen as the editor sidebar does: in the viewer’s time zone (here UTC+5:45)', async () => {
+    // Neither UTC nor this machine's zone: a table still in UTC, or formatted on the server, fails.
+    const zoned = await (await sharedBrowser()).newContext({ viewport: { width: 1400, height: 900 }, timezoneId: 'Asia/Kathmandu', locale: 'en-GB' });
+    try {
+      const device = sim.deviceIds()[2];
+      const results = await sim.sendUplink(device);
+      for (const result of results) assert.equal(result.status, 200, `${result.type}: ${result.status ?? result.error}`);
+      const dashboard = await zoned.newPage();
+      const dashboardProblems = watchPageErrors(dashboard);
+      // What this browser calls the times TTS gave the uplink (and its location), local and UTC.
+      const instants = results.map((r) => Date.parse(String(r.body.received_at)));
+      const texts = await dashboard.evaluate((ms) => ms.map((t) => ({ local: new Date(t).toLocaleString(), utc: new Date(t).toLocaleString(undefined, { timeZone: 'UTC' }) })), instants);
+      for (const t of texts) assert.notEqual(t.local, t.utc);
+      const candidates = texts.map((t) => t.local);
+
+      await dashboard.goto(red.nodeUrl('/dashboard'));
+      const cell = await dashboard.waitForFunction(
+        ([id, want]) => {
+          const table = document.querySelector('.nrdb-ui-table');
+          if (!table) return false;
+          const column = Array.from(table.querySelectorAll('thead th')).map((th) => (th.textContent ?? '').trim()).indexOf('last seen');
+          const row = Array.from(table.querySelectorAll('tbody tr')).find((tr) => (tr.textContent ?? '').includes(id as string));
+          const text = (row?.children[column]?.textContent ?? '').trim();
+          return (want as string[]).includes(text) ? text : false;
+        },
+        [device, candidates] as const,
+        { timeout: 60_000 },
+      ).catch(async (err: Error) => {
+        throw new Error(`${err.message}\nwanted last seen ${candidates.join(' or ')}; the table shows:\n${await dashboard.locator('.nrdb-ui-table').innerText().catch(() => 'no table')}`);
+      });
+      const shown = String(await cell.jsonValue());
+
+      const editor = await zoned.newPage();
+      const editorProblems = watchPageErrors(editor);
+      await openNodeRedEditor(editor, red.baseUrl);
+      await editor.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('tts-monitor'));
+      await editor.click('.tts-monitor-section-devices');
+      await editor.click(`.tts-monitor-device[data-device="${device}"]`);
+      const lastSeen = editor.locator('.tts-monitor-props tr', { hasText: 'Last seen' }).locator('td').nth(1);
+      await lastSeen.waitFor();
+      assert.equal((await lastSeen.innerText()).replace(/ \(.*\)$/, ''), shown, 'the sidebar and the dashboard show one time');
+      assert.deepEqual([...dashboardProblems, ...editorProblems], []);
+    } finally {
+      await zoned.close();
+    }
   });
 });

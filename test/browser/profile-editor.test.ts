@@ -2,11 +2,19 @@ import { strict as assert } from 'node:assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ttsFixture } from '../helpers/tts-fixtures';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { openConfigDialog, openEditorSession } from '../helpers/browser';
+import { openConfigDialog, openEditDialog, openEditorSession, waitForTraysAtRest } from '../helpers/browser';
 
 const TAB = 'profile-tab';
 const PROFILE = 'profile-under-test';
 const HOOK = 'profile-hook';
+// A profile as versions before backfill saved it, and one whose backfillMaxHours the dialog of
+// those versions' successors saved empty.
+const BEFORE_BACKFILL = {
+  id: 'profile-before-backfill', type: 'tts-profile', name: 'saved before backfill', applicationId: 'old-sensors', server: '', webhookId: '',
+  autoProvision: true, connectionTimeout: 60, devicePrefix: '', bucketPrefix: '', assetType: '', assetGroup: '', updateLocation: true, saveMetadata: true,
+  initDownlink: false, downlinkData: '', confirmed: false, queue: 'push', priority: 'NORMAL', fPort: 1,
+};
+const EMPTY_BACKFILL_HOURS = { ...BEFORE_BACKFILL, id: 'profile-empty-backfill-hours', name: 'backfill hours saved empty', applicationId: 'older-sensors', backfill: false, backfillMaxHours: '' };
 
 /** Shows one tab of the profile dialog (application, uplink, downlink, webhook). */
 async function showTab(page: Page, name: 'application' | 'uplink' | 'downlink' | 'webhook'): Promise<void> {
@@ -32,6 +40,8 @@ describe('tts-profile edit dialog in a real browser', function () {
       flows: [
         { id: TAB, type: 'tab', label: 'profile' },
         { id: PROFILE, type: 'tts-profile', name: '', applicationId: 'farm-sensors', server: 'eu1.cloud.thethings.network', webhookId: 'node-red', fPort: '1' },
+        BEFORE_BACKFILL,
+        EMPTY_BACKFILL_HOURS,
         { id: HOOK, type: 'tts-webhook-in', z: TAB, name: '', path: '/tts', profile: PROFILE, routing: 'single', x: 200, y: 100, wires: [[]] },
       ],
     });
@@ -122,6 +132,27 @@ describe('tts-profile edit dialog in a real browser', function () {
     assert.deepEqual(problems, []);
   });
 
+  it('opens a profile saved before backfill (or with its hours saved empty) with the 24 h default, and deploys it', async () => {
+    for (const profile of [BEFORE_BACKFILL, EMPTY_BACKFILL_HOURS]) {
+      await openConfigDialog(page, 'tts-profile', profile.id);
+      await showTab(page, 'uplink');
+      assert.equal(await page.inputValue('#node-config-input-backfillMaxHours'), '24', `${profile.name}: the field shows the default`);
+      assert.equal(await page.isChecked('#node-config-input-backfill'), false);
+      await page.click('#node-config-dialog-ok');
+      await page.waitForSelector('#node-config-dialog-edit-form', { state: 'detached' });
+      const saved = await page.evaluate((id) => (window as unknown as { RED: { nodes: { node(id: string): { backfillMaxHours: unknown } } } }).RED.nodes.node(id).backfillMaxHours, profile.id);
+      assert.equal(String(saved), '24', `${profile.name}: Done saves the default`);
+    }
+    const from = red.logs.length;
+    await page.click('#red-ui-header-button-deploy');
+    await red.waitForLog(/Started flows/, from);
+    const deployed = JSON.parse(red.readUserFile('flows.json')) as Array<{ id: string; backfillMaxHours?: unknown }>;
+    for (const profile of [BEFORE_BACKFILL, EMPTY_BACKFILL_HOURS]) {
+      assert.equal(String(deployed.find((n) => n.id === profile.id)?.backfillMaxHours), '24', `${profile.name} in flows.json`);
+    }
+    assert.deepEqual(problems, []);
+  });
+
   it('marks a second profile for the same application, or a second Default profile, as invalid', async () => {
     const result = await page.evaluate(() => {
       const RED = (window as unknown as { RED: any }).RED;
@@ -148,5 +179,33 @@ describe('tts-profile edit dialog in a real browser', function () {
     assert.equal(result.default1.valid, false);
     assert.equal(result.default2.valid, false);
     assert.equal(result.other.valid, true);
+  });
+
+  it('shows every tab label whole in a 1600×900 window, opened from the webhook node’s dialog', async () => {
+    await page.setViewportSize({ width: 1600, height: 900 });
+    try {
+      await openEditDialog(page, HOOK);
+      await page.click('#node-input-btn-profile-edit');
+      await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'visible' });
+      await waitForTraysAtRest(page);
+      // Each label's text, with its tab's padding, within its tab (the tab clips what is not).
+      const tabs = await page.locator('#node-config-tts-profile-tabs li.red-ui-tab').evaluateAll((items) =>
+        items.map((li) => {
+          const label = li.querySelector('.red-ui-tab-label')!;
+          const range = document.createRange();
+          range.selectNodeContents(label);
+          const link = getComputedStyle(li.querySelector('a')!);
+          return { text: label.textContent ?? '', needs: Math.ceil(range.getBoundingClientRect().width + parseFloat(link.paddingLeft) + parseFloat(link.paddingRight)), has: Math.floor(li.getBoundingClientRect().width) };
+        }),
+      );
+      assert.deepEqual(tabs.map((t) => t.text), ['Application', 'Uplink', 'Downlink', 'Webhook settings']);
+      for (const tab of tabs) assert.ok(tab.needs <= tab.has, `"${tab.text}" needs ${tab.needs} px, its tab is ${tab.has} px`);
+      await page.click('#node-config-dialog-cancel');
+      await page.waitForSelector('.red-ui-tray-body #node-config-dialog-edit-form', { state: 'detached' });
+      await page.click('#node-dialog-cancel');
+      await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
   });
 });

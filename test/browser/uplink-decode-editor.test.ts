@@ -178,4 +178,40 @@ describe('tts-uplink-decode edit dialog in a real browser', function () {
     assert.ok(saved.noerr > 0, `noerr ${saved.noerr}`);
     assert.equal(saved.valid, false);
   });
+
+  it('gives the script editor the dialog’s height at 1600×900, down to the Test heading, and grows with the window', async () => {
+    /** The editor's height, and how far the Test heading (the last row kept in sight) ends from the dialog's bottom. */
+    const layout = (): Promise<{ editor: number; gap: number; headingVisible: boolean }> =>
+      page.evaluate(() => {
+        const form = document.querySelector('#dialog-form')!;
+        const heading = Array.from(form.querySelectorAll(':scope > div.tts-script-in-sight')).pop()!;
+        const headingBox = heading.getBoundingClientRect();
+        const trayBody = document.querySelector('.red-ui-tray-body')!.getBoundingClientRect();
+        return {
+          editor: Math.round(document.querySelector('#node-input-script-editor')!.getBoundingClientRect().height),
+          gap: Math.round(form.getBoundingClientRect().bottom - (headingBox.bottom + parseFloat(getComputedStyle(heading).marginBottom))),
+          headingVisible: headingBox.bottom <= trayBody.bottom,
+        };
+      });
+    await page.setViewportSize({ width: 1600, height: 900 });
+    try {
+      await openEditDialog(page, DECODE);
+      const at900 = await layout();
+      // The editor takes what the rows above it leave, less the Test heading: it was 200 px
+      // (its minimum) when the whole test tool was subtracted.
+      assert.ok(Math.abs(at900.gap) <= 2, `the Test heading ends ${at900.gap} px above the dialog's bottom`);
+      assert.ok(at900.headingVisible, 'the Test heading is in sight');
+      assert.ok(at900.editor >= 350, `editor height ${at900.editor} px at 1600×900`);
+      await page.setViewportSize({ width: 1600, height: 1100 });
+      await page.waitForFunction((before) => document.querySelector('#node-input-script-editor')!.getBoundingClientRect().height >= before + 150, at900.editor);
+      const at1100 = await layout();
+      assert.ok(Math.abs(at1100.editor - at900.editor - 200) <= 4, `editor ${at900.editor} → ${at1100.editor} px for a window 200 px taller`);
+      assert.ok(Math.abs(at1100.gap) <= 2, `the Test heading ends ${at1100.gap} px above the dialog's bottom`);
+      await page.click('#node-dialog-cancel');
+      await page.waitForSelector('.red-ui-tray-body #dialog-form', { state: 'detached' });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 720 });
+    }
+    assert.deepEqual(problems, []);
+  });
 });

@@ -82,6 +82,8 @@ describe('profile settings', () => {
   it('backfill is off by default with a 24 h maximum gap; the editor text is parsed and bounded', () => {
     assert.equal(parseProfileConfig('p5', {}).settings.backfill, false);
     assert.equal(parseProfileConfig('p5', {}).settings.backfillMaxHours, 24);
+    // Saved empty by the dialog before it showed the default for a profile that lacked the field.
+    assert.deepEqual(parseProfileConfig('p5', { backfill: false, backfillMaxHours: '' }), parseProfileConfig('p5', {}));
     const on = parseProfileConfig('p5', { backfill: 'true', backfillMaxHours: '72' });
     assert.deepEqual(on.errors, []);
     assert.equal(on.settings.backfill, true);

@@ -126,6 +126,17 @@ for (const kind of BACKENDS) {
       assert.deepEqual(again.events, []);
     });
 
+    it('names each device a committed message changed (for the sidebar), not one whose message was a duplicate', async () => {
+      const changed: string[] = [];
+      registry.on('changed', (id: string) => changed.push(id));
+      const p = profile({ devicePrefix: 'dev-' });
+      await registry.process(uplink(), p, RECEIVED + 1000);
+      await registry.process(uplink((b) => (b.uplink_message.f_cnt = 1338)), p, RECEIVED + 2000);
+      // The same frame again changes nothing.
+      await registry.process(uplink((b) => (b.uplink_message.f_cnt = 1338)), p, RECEIVED + 3000);
+      assert.deepEqual(changed, ['dev-eui-70b3d57ed005a1b2', 'dev-eui-70b3d57ed005a1b2']);
+    });
+
     it('leaves unknown devices alone when auto provision is off, and does not create from downlink events', async () => {
       const off = await registry.process(uplink(), profile({ autoProvision: false }), RECEIVED);
       assert.deepEqual(off, { created: false, skipped: 'auto-provision-off', events: [] });

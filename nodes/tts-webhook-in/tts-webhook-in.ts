@@ -19,6 +19,7 @@ import { RateLimitedReporter } from '../../src/util/rate-limited';
 import { InboxUnavailableError, newMessageId, type Inbox } from '../../src/inbox/inbox';
 import type { LogEntry } from '../../src/inbox/durable-log';
 import { logWebhookAccepted, logWebhookRefused } from '../../src/monitor/log-entries';
+import { ChurnSet } from '../../src/util/churn-map';
 
 const WARNING_INTERVAL_MS = 60_000;
 /** What a 503 asks TTS (or a proxy) to wait before trying again. */
@@ -75,7 +76,7 @@ export = (RED: NodeAPI): void => {
     const inboxReady = acquireInbox(RED);
     let inbox: Inbox | undefined;
     let closing = false;
-    const accepting = new Set<Promise<void>>();
+    const accepting = new ChurnSet<Promise<void>>();
 
     const statusText = (): string => {
       const held = inbox?.heldFor(this.id) ?? 0;

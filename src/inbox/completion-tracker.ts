@@ -8,6 +8,8 @@
  * Nodes are compared by identity, so a node that was redeployed while it held a message can be
  * told from its successor with the same id (see `orphans`).
  */
+import { ChurnMap } from '../util/churn-map';
+
 export interface Holder {
   readonly id: string;
 }
@@ -36,7 +38,7 @@ function take(map: Map<Holder, number>, node: Holder): boolean {
 }
 
 export class CompletionTracker<T> {
-  private readonly tracked = new Map<string, Tracked<T>>();
+  private readonly tracked = new ChurnMap<string, Tracked<T>>();
   /**
    * While flows are stopping, a node that ends a message with an error is usually failing it
    * because it is being closed (an engine shut down, a store closing), not because of the

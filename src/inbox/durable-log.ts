@@ -1,5 +1,6 @@
 import { close as closeFd, constants, open as openFd, write as writeFd, promises as fsp, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { ChurnMap } from '../util/churn-map';
 
 /**
  * An append-only log of accepted webhook messages, local to this Node-RED instance, so that a
@@ -165,7 +166,7 @@ export class DurableLog {
   private readonly gatherMs: number | undefined;
   /** Oldest first; the last one is written to. */
   private readonly segments: Segment[] = [];
-  private readonly entries = new Map<number, Located>();
+  private readonly entries = new ChurnMap<number, Located>();
   private nextSeq: number;
   private group: Group = { chunks: [], appended: [], waiters: [] };
   private writing: Promise<void> | undefined;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CompletionTracker, type Holder } from './completion-tracker';
 import { DurableLog, type EntryMeta, type LogEntry, type LogOptions } from './durable-log';
 import { TtsError, UNAVAILABLE } from '../util/errors';
+import { ChurnSet } from '../util/churn-map';
 
 export interface InboxLimits {
   /** Unfinished messages at most; past it webhooks are answered 503 (default 100,000). */
@@ -63,8 +64,8 @@ export function newMessageId(): string {
 export class Inbox {
   readonly tracker: CompletionTracker<number>;
   private readonly feeds = new Map<string, NodeFeed>();
-  private readonly inFlight = new Set<number>();
-  private readonly replays = new Set<number>();
+  private readonly inFlight = new ChurnSet<number>();
+  private readonly replays = new ChurnSet<number>();
   private finishing: number[] = [];
   private finishScheduled = false;
   private readonly maxMessages: number;

@@ -11,6 +11,7 @@ import type { TtsEnvelope } from '../tts/envelope-types';
 import { DeviceCache, type Slot } from './device-cache';
 import { bestLocation, locationMoved } from './location';
 import { radioSummary } from './radio-summary';
+import { ChurnMap } from '../util/churn-map';
 
 export type LifecycleEventName = 'created' | 'location' | 'offline' | 'online';
 
@@ -98,7 +99,7 @@ export class DeviceRegistry extends EventEmitter {
   private sweeping: Promise<DeviceRecord[]> | undefined;
   private readonly cache: DeviceCache;
   /** Loads in progress, so that a burst of one unknown device asks the store once. */
-  private readonly loading = new Map<string, Promise<Loaded | undefined>>();
+  private readonly loading = new ChurnMap<string, Promise<Loaded | undefined>>();
   /** The last `downlink` property write (they run one after the other). */
   private downlinkWrites: Promise<unknown> = Promise.resolve();
 

@@ -26,6 +26,7 @@ import {
   type WireBatchResult,
 } from './sqlite-thread-wire';
 import type { BucketRecord, BucketStats, DeviceRecord, ReadingCursor, ReadingQuery, Retention, StoredReading } from './types';
+import { ChurnMap } from '../util/churn-map';
 
 const ENTRY = join(__dirname, 'sqlite-thread-entry.js');
 // The thread holds one connection, its statements and one call's data at a time (a batch of at
@@ -69,7 +70,7 @@ registerRuntimeState('sqlite threads', () => {
 export class SqliteThreadBackend implements StoreBackend {
   readonly dialect = 'sqlite' as const;
   private worker: Worker | undefined;
-  private readonly calls = new Map<number, Settle>();
+  private readonly calls = new ChurnMap<number, Settle>();
   private nextSeq = 1;
   /** The schema version the database was opened at: a new thread opens it again before any other call. */
   private openedAt: number | undefined;

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { failedResult, timeoutError, type CodecError } from './results';
 import type { Operation, OperationResult, SandboxOptions } from './sandbox';
+import { ChurnMap } from '../../util/churn-map';
 
 export type ThreadRequest =
   | { t: 'init'; progress: SharedArrayBuffer }
@@ -49,7 +50,7 @@ export class CodecThread {
   /** [job seq, input index, since (ms, 0 when idle)], written by the thread before each input. */
   private progress = newProgress();
   private readonly codecs = new Map<number, Registered>();
-  private readonly jobs = new Map<number, Job>();
+  private readonly jobs = new ChurnMap<number, Job>();
   private nextId = 1;
   private nextSeq = 1;
   private watch: NodeJS.Timeout | undefined;

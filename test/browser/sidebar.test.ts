@@ -252,6 +252,44 @@ describe('the editor sidebar "The Things Stack" in a real browser', function () 
     assert.deepEqual(saved, { onPropertyChange: false, valid: true });
   });
 
+  it('keeps a device’s detail open when the list a live update asked for before the click answers after it', async () => {
+    await page.click('.tts-monitor-section-devices');
+    if (await page.locator('.tts-monitor-back').count()) await page.click('.tts-monitor-back');
+    const row = page.locator(`.tts-monitor-device[data-device="${DEVICE}"]`);
+    await row.waitFor();
+    // The next device-list request is held until the detail is drawn.
+    let listAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (listAsked = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const isList = (url: URL): boolean => url.pathname.endsWith(`/tts/monitor/stores/${STORE}/devices`);
+    await page.route(isList, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      listAsked();
+      await released;
+      await route.continue();
+    });
+    try {
+      // Another device's uplink: a live update of the list view asks for the list again.
+      for (const r of await sim.sendUplink('sim-device-02')) assert.equal(r.status, 200);
+      await asked;
+      await row.click();
+      await page.locator('textarea.tts-monitor-downlink').waitFor();
+      const answered = page.waitForResponse((r) => isList(new URL(r.url())));
+      release();
+      await answered;
+      // jQuery counts a request done after its callbacks ran; the sidebar's own then() runs right after.
+      await page.waitForFunction(() => (window as unknown as { jQuery: { active: number } }).jQuery.active === 0);
+      assert.equal(await page.locator('.tts-monitor-devices').count(), 0, 'the late list replaced the detail');
+      assert.ok(await page.locator('textarea.tts-monitor-downlink').isVisible());
+    } finally {
+      release();
+      await page.unroute(isList);
+    }
+  });
+
   it('ran without page errors, and no secret reached the page', async () => {
     assert.deepEqual(problems, []);
     const html = await page.content();

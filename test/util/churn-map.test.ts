@@ -46,6 +46,22 @@ describe('ChurnMap and ChurnSet', () => {
     assert.equal(map.get(1), undefined);
   });
 
+  it('hold what a Map holds with more live entries than RENEW_AFTER (an inbox during an outage)', () => {
+    const map = new ChurnMap<number, number>();
+    const ref = new Map<number, number>();
+    for (let i = 0; i < RENEW_AFTER * 3; i++) {
+      map.set(i, i);
+      ref.set(i, i);
+    }
+    for (let i = 0; i < RENEW_AFTER * 3; i += 2) assert.equal(map.delete(i), ref.delete(i));
+    for (let i = 0; i < RENEW_AFTER * 2; i++) {
+      map.set(-i, i);
+      ref.set(-i, i);
+    }
+    assert.equal(map.size, ref.size);
+    assert.deepEqual([...map], [...ref]);
+  });
+
   it('an entry deleted from a map whose table reached the old generation is not promoted', () => {
     // In a process of its own with --expose-gc: 50 entries in flight, each referencing a few KB,
     // after the map's table was promoted (two full collections, as a quiet spell would). With a

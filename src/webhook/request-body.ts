@@ -78,7 +78,10 @@ function readText(req: IncomingMessage, limit: number, timeoutMs: number): Promi
         // Stop reading but let the response go out; the rest of the body is discarded.
         req.resume();
         reject(err);
-      } else resolve(Buffer.concat(chunks).toString('utf8'));
+      } else {
+        // A TTS message mostly arrives in one chunk: decoded as it is, without a copy to join.
+        resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+      }
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;

@@ -72,4 +72,26 @@ describe('webhook request body', () => {
     const { statusLine } = await rawRequest(port, head, body);
     assert.match(statusLine, /^HTTP\/1\.1 200 /);
   });
+
+  it('joins a body that came in chunks, a character split between two of them', async () => {
+    const bytes = Buffer.from(JSON.stringify({ name: 'sensor 🌡 café' }), 'utf8');
+    const split = bytes.indexOf(Buffer.from('🌡', 'utf8')) + 2;
+    const chunk = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+    const request = Buffer.concat([
+      Buffer.from('POST /tts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'),
+      chunk(bytes.subarray(0, split)),
+      chunk(bytes.subarray(split)),
+      Buffer.from('0\r\n\r\n'),
+    ]);
+    const response = await new Promise<string>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1', () => socket.write(request));
+      socket.on('data', (d: Buffer) => parts.push(d));
+      socket.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+      socket.on('error', reject);
+    });
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    // The answer may itself be chunked: its JSON is what lies between the outer braces.
+    assert.deepEqual(JSON.parse(response.slice(response.indexOf('{'), response.lastIndexOf('}') + 1)), { name: 'sensor 🌡 café' });
+  });
 });

@@ -777,6 +777,26 @@ async function probeMemory(red: NodeRedProcess, dir: string, n: number, label: s
   }
 }
 
+/**
+ * The main thread's scavenges in --trace-gc-nvp lines ("[pid:0xisolate] ... gc=s ... promoted=n"):
+ * how many, and what they promoted. The main isolate is the one with the largest heap.
+ */
+function scavengeSummary(lines: string[]): string {
+  const byIsolate = new Map<string, { count: number; promoted: number; largest: number }>();
+  for (const line of lines) {
+    const m = /^\[\d+:(0x[0-9a-f]+)\].*\bgc=s\b/.exec(line);
+    if (!m) continue;
+    const field = (name: string): number => Number(new RegExp(`\\b${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+    const i = byIsolate.get(m[1]) ?? { count: 0, promoted: 0, largest: 0 };
+    i.count += 1;
+    i.promoted += field('promoted');
+    i.largest = Math.max(i.largest, field('total_size_before'));
+    byIsolate.set(m[1], i);
+  }
+  const main = [...byIsolate.values()].sort((a, b) => b.largest - a.largest)[0];
+  return main ? `main thread while posting: ${main.count} scavenges promoted ${(main.promoted / 2 ** 20).toFixed(1)} MB` : 'no --trace-gc-nvp scavenge lines in the log';
+}
+
 /** RSS of the pipeline's Node-RED with 100,000 devices in its store, idle and under uplinks (BENCH_BIG_DEVICES for another count). */
 async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: number; touched: number }> {
   const fleet = Number(process.env.BENCH_BIG_DEVICES) || BIG_FLEET;
@@ -786,15 +806,20 @@ async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: 
   await provisionDevices(file, 'big', fleet);
   const probeDir = join(ctx.work, 'memory');
   mkdirSync(probeDir, { recursive: true });
-  const probe = MEMORY_PROBE ? { nodeArgs: ['--expose-gc', '--require', join(__dirname, 'memory-probe.js')], env: { BENCH_MEMORY_DIR: probeDir } } : {};
+  // BENCH_BIG_NODE_ARGS: node options for this Node-RED only (a heap limit such as
+  // --max-old-space-size=256, or V8 tracing such as --trace-gc-nvp, printed from its log).
+  const nodeArgs = (process.env.BENCH_BIG_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const probe = MEMORY_PROBE ? { nodeArgs: [...nodeArgs, '--expose-gc', '--require', join(__dirname, 'memory-probe.js')], env: { BENCH_MEMORY_DIR: probeDir } } : { nodeArgs };
   const f = await startNodeRed(ctx.tarball, pipelineFlow({ token: TOKEN, applicationId: APPLICATION, store: { backend: 'sqlite', path: file } }), probe);
   ctx.cleanups.push(() => f.stop());
   const idle = rssMB(f.pid!);
   if (MEMORY_PROBE) await probeMemory(f, probeDir, 1, 'after start');
   console.log(`  ${fmt(BIG_TOUCHED)} uplinks from ${fmt(touched)} of them [${ctx.elapsed()}]`);
+  const from = f.logs.length;
   const t = sqliteTarget(`pipeline, ${fmt(fleet)} devices`, f, 'big', file, undefined, fleet);
   await closedRun(t, BIG_TOUCHED);
   if (MEMORY_PROBE) await probeMemory(f, probeDir, 2, `after ${fmt(BIG_TOUCHED)} uplinks`);
+  if (nodeArgs.includes('--trace-gc-nvp')) console.log(`  ${scavengeSummary(f.logs.slice(from))}`);
   console.log(`  ${await verify(t)}`);
   await cleanUp(ctx);
   return { idle, t, fleet, touched };

@@ -820,6 +820,7 @@ async function bigPart(ctx: Context): Promise<{ idle: number; t: Target; fleet: 
   await closedRun(t, BIG_TOUCHED);
   if (MEMORY_PROBE) await probeMemory(f, probeDir, 2, `after ${fmt(BIG_TOUCHED)} uplinks`);
   if (nodeArgs.includes('--trace-gc-nvp')) console.log(`  ${scavengeSummary(f.logs.slice(from))}`);
+  if (process.env.BENCH_BIG_LOG) writeFileSync(process.env.BENCH_BIG_LOG, f.logs.join('\n'));
   console.log(`  ${await verify(t)}`);
   await cleanUp(ctx);
   return { idle, t, fleet, touched };

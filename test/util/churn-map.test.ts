@@ -46,7 +46,7 @@ describe('ChurnMap and ChurnSet', () => {
     assert.equal(map.get(1), undefined);
   });
 
-  it('hold what a Map holds with more live entries than RENEW_AFTER (an inbox during an outage)', () => {
+  it('hold what a Map and a Set hold with more live entries than RENEW_AFTER (an inbox during an outage)', () => {
     const map = new ChurnMap<number, number>();
     const ref = new Map<number, number>();
     for (let i = 0; i < RENEW_AFTER * 3; i++) {
@@ -60,6 +60,20 @@ describe('ChurnMap and ChurnSet', () => {
     }
     assert.equal(map.size, ref.size);
     assert.deepEqual([...map], [...ref]);
+
+    const set = new ChurnSet<number>();
+    const refSet = new Set<number>();
+    for (let i = 0; i < RENEW_AFTER * 3; i++) {
+      set.add(i);
+      refSet.add(i);
+    }
+    for (let i = 0; i < RENEW_AFTER * 3; i += 2) assert.equal(set.delete(i), refSet.delete(i));
+    for (let i = 0; i < RENEW_AFTER * 2; i++) {
+      set.add(-i);
+      refSet.add(-i);
+    }
+    assert.equal(set.size, refSet.size);
+    assert.deepEqual([...set], [...refSet]);
   });
 
   it('an entry deleted from a map whose table reached the old generation is not promoted', () => {
